@@ -1,0 +1,14 @@
+import { Command } from 'commander';
+import { registerDeviceCommands } from './commands/devices.ts';
+import { registerRunCommands } from './commands/run.ts';
+
+const program = new Command('plaza').description('PlazaPulse: mall footfall analytics and guest Wi-Fi portal').showHelpAfterError();
+registerRunCommands(program);
+registerDeviceCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`plaza: ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { idSchema } from '../protocol/ids.ts';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalPort = port.optional();
+const nonEmpty = z.string().min(1);
+const url = z.url();
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === '1');
+
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Asia/Shanghai');
+
+/** Per-store settings; unset values fall back to the ingest defaults documented in docs/data-model.md. */
+const storeSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  capacity: z.number().int().min(1).optional(),
+  visitorRssiDbm: z.number().int().min(-120).max(0).optional(),
+  visitorMinDwellS: z.number().int().min(0).max(86_400).optional(),
+  visitGapS: z.number().int().min(30).max(86_400).optional(),
+});
+
+const mallSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  timeZone: timeZone.default('Asia/Shanghai'),
+  stores: z.record(idSchema, storeSchema).default({}),
+});
+
+/** The one configuration schema. Structured form; environment variables map onto it (see envBindings). */
+export const configSchema = z.strictObject({
+  dataDir: nonEmpty.default('./data'),
+  logLevel: logLevel.default('info'),
+  mqtt: z
+    .strictObject({
+      host: nonEmpty.default('0.0.0.0'),
+      port: port.default(1883),
+      url: url.optional(),
+      username: nonEmpty.optional(),
+      password: nonEmpty.optional(),
+      tlsPort: optionalPort,
+      tlsCert: nonEmpty.optional(),
+      tlsKey: nonEmpty.optional(),
+      wsPort: optionalPort,
+      maxPacketBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+      authFailuresBeforeLockout: z.coerce.number().int().min(1).max(1000).default(5),
+      lockoutMs: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+    })
+    .prefault({}),
+  portal: z.strictObject({ port: port.default(8080) }).prefault({}),
+  ops: z.strictObject({ port: port.default(3000), host: nonEmpty.default('0.0.0.0'), token: z.string().min(16).optional() }).prefault({}),
+  influx: z
+    .strictObject({
+      url: url.optional(),
+      db: nonEmpty.default('plaza'),
+      rp: nonEmpty.optional(),
+      token: nonEmpty.optional(),
+      username: nonEmpty.optional(),
+      password: nonEmpty.optional(),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Master secret for MAC pseudonymisation keys; required outside demo mode. */
+      hashSecret: z.string().min(16).optional(),
+      malls: z.array(idSchema).optional(),
+      batchSize: z.coerce.number().int().min(1).max(50_000).default(5000),
+      flushIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
+    })
+    .prefault({}),
+  malls: z.record(idSchema, mallSchema).default({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type MallConfig = z.infer<typeof mallSchema>;
+export type StoreConfig = z.infer<typeof storeSchema>;
+
+/** Environment variable → path in the structured config. Nothing else in the code reads process.env. */
+export const envBindings: Record<string, readonly string[]> = {
+  PLAZA_DATA_DIR: ['dataDir'],
+  PLAZA_LOG_LEVEL: ['logLevel'],
+  PLAZA_MQTT_HOST: ['mqtt', 'host'],
+  PLAZA_MQTT_PORT: ['mqtt', 'port'],
+  PLAZA_MQTT_URL: ['mqtt', 'url'],
+  PLAZA_MQTT_USERNAME: ['mqtt', 'username'],
+  PLAZA_MQTT_PASSWORD: ['mqtt', 'password'],
+  PLAZA_MQTT_TLS_PORT: ['mqtt', 'tlsPort'],
+  PLAZA_MQTT_TLS_CERT: ['mqtt', 'tlsCert'],
+  PLAZA_MQTT_TLS_KEY: ['mqtt', 'tlsKey'],
+  PLAZA_MQTT_WS_PORT: ['mqtt', 'wsPort'],
+  PLAZA_MQTT_MAX_PACKET_BYTES: ['mqtt', 'maxPacketBytes'],
+  PLAZA_PORTAL_PORT: ['portal', 'port'],
+  PLAZA_OPS_PORT: ['ops', 'port'],
+  PLAZA_OPS_HOST: ['ops', 'host'],
+  PLAZA_OPS_TOKEN: ['ops', 'token'],
+  PLAZA_INFLUX_URL: ['influx', 'url'],
+  PLAZA_INFLUX_DB: ['influx', 'db'],
+  PLAZA_INFLUX_RP: ['influx', 'rp'],
+  PLAZA_INFLUX_TOKEN: ['influx', 'token'],
+  PLAZA_INFLUX_USERNAME: ['influx', 'username'],
+  PLAZA_INFLUX_PASSWORD: ['influx', 'password'],
+  PLAZA_HASH_SECRET: ['ingest', 'hashSecret'],
+  PLAZA_INGEST_MALLS: ['ingest', 'malls'],
+  PLAZA_INGEST_BATCH_SIZE: ['ingest', 'batchSize'],
+  PLAZA_INGEST_FLUSH_INTERVAL_MS: ['ingest', 'flushIntervalMs'],
+};
+
+/** The variable naming the optional config file (JSON or YAML, structured like configSchema). */
+export const configFileEnv = 'PLAZA_CONFIG_FILE';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const secretPaths = new Set(['mqtt.password', 'ops.token', 'influx.token', 'influx.password', 'ingest.hashSecret']);
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  /** Overrides applied after env (CLI flags), as a structured partial config. */
+  overrides?: Record<string, unknown>;
+}
+
+/** Reads the configuration once: defaults < config file < environment < overrides. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? {};
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  const file = env[configFileEnv];
+  if (file !== undefined && file !== '') {
+    try {
+      const text = readFileSync(file, 'utf8');
+      const parsed: unknown = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        problems.push(`${configFileEnv} (${file}): must hold an object`);
+      } else {
+        raw = parsed as Record<string, unknown>;
+      }
+    } catch (error) {
+      problems.push(`${configFileEnv} (${file}): ${(error as Error).message}`);
+    }
+  }
+  const pathToEnv = new Map<string, string>();
+  for (const [name, target] of Object.entries(envBindings)) {
+    pathToEnv.set(target.join('.'), name);
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, target, name === 'PLAZA_INGEST_MALLS' ? value.split(',').map((s) => s.trim()) : value);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PLAZA_') && !(name in envBindings) && name !== configFileEnv) {
+      problems.push(`${name}: unknown variable`);
+    }
+  }
+  if (options.overrides) mergeInto(raw, options.overrides);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.join('.');
+      const name = pathToEnv.get(key) ?? (key === '' ? '(config)' : key);
+      const shown = secretPaths.has(key) ? '' : describeValue(raw, issue.path);
+      problems.push(`${name}: ${issue.message}${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = (result as { data: Config }).data;
+  if ((config.mqtt.tlsCert === undefined) !== (config.mqtt.tlsKey === undefined) || (config.mqtt.tlsPort !== undefined && config.mqtt.tlsCert === undefined)) {
+    throw new ConfigError(['PLAZA_MQTT_TLS_PORT, PLAZA_MQTT_TLS_CERT, PLAZA_MQTT_TLS_KEY: TLS needs a port, a certificate and a key']);
+  }
+  return { ...config, dataDir: path.resolve(config.dataDir) };
+}
+
+function describeValue(raw: Record<string, unknown>, keys: readonly PropertyKey[]): string {
+  let node: unknown = raw;
+  for (const key of keys) {
+    if (node === null || typeof node !== 'object') return '';
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  if (node === undefined || typeof node === 'object') return '';
+  const text = String(node);
+  return ` (got ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)})`;
+}
+
+function setPath(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
+  let node = target;
+  keys.forEach((key, index) => {
+    if (index === keys.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  });
+}
+
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    const existing = target[key];
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && existing !== null && typeof existing === 'object' && !Array.isArray(existing)) {
+      mergeInto(existing as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      target[key] = value;
+    }
+  }
+}
