@@ -55,3 +55,17 @@ export class DayKeys {
     return key;
   }
 }
+
+/**
+ * Key for member links. A device gets a stable link hash only after its owner logged in on the portal with
+ * analytics consent; ingest computes the same hash transiently for each sighting to recognise linked devices
+ * on later days, and persists it only for linked devices.
+ */
+export function deriveLinkKey(masterSecret: string): Buffer {
+  return createHmac('sha256', masterSecret).update('plaza-member-link-key/v1').digest();
+}
+
+/** Stable, member-link hash of a device MAC (lowercase colon form). */
+export function linkHash(linkKey: Buffer, mac: string): string {
+  return createHmac('sha256', linkKey).update(mac).digest().subarray(0, 16).toString('base64url');
+}
