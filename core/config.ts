@@ -34,6 +34,8 @@ const storeSchema = z.strictObject({
 const mallSchema = z.strictObject({
   name: z.string().max(200).optional(),
   timeZone: timeZone.default('Asia/Shanghai'),
+  /** Local hour (0–23) at which the business day, and so occupancy, resets. */
+  dayResetHour: z.number().int().min(0).max(23).default(0),
   stores: z.record(idSchema, storeSchema).default({}),
 });
 

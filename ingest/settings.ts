@@ -27,6 +27,10 @@ export class Settings {
     return this.malls[mall]?.timeZone ?? defaultTimeZone;
   }
 
+  dayResetHourOf(mall: string): number {
+    return this.malls[mall]?.dayResetHour ?? 0;
+  }
+
   storeOf(mall: string, store: string): StoreSettings {
     const s = this.malls[mall]?.stores[store];
     return {
