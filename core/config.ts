@@ -31,6 +31,71 @@ const storeSchema = z.strictObject({
   visitGapS: z.number().int().min(30).max(86_400).optional(),
 });
 
+const hexColour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour #rrggbb');
+const httpUrl = z.url({ protocol: /^https?$/ });
+const consentVersion = z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'must be a short version label');
+
+/** Portal look and store mapping per mall (docs/portal.md). */
+const portalMallSchema = z.strictObject({
+  /** Shown on the pages; falls back to malls.<id>.name, then the id. */
+  displayName: z.string().min(1).max(100).optional(),
+  logoUrl: httpUrl.optional(),
+  colours: z
+    .strictObject({ primary: hexColour.default('#0b5cad'), background: hexColour.default('#ffffff'), text: hexColour.default('#1a1a1a') })
+    .prefault({}),
+  venueInfoUrl: httpUrl.optional(),
+  /** Access point / gateway node id, as the gateway reports it → store id, for login events. */
+  apStores: z.record(z.string().min(1).max(64), idSchema).default({}),
+});
+
+/** The captive portal (portal/). Rate limits are per phone and per (gateway, client MAC), never per IP. */
+const portalSchema = z
+  .strictObject({
+    port: port.default(8080),
+    host: nonEmpty.default('0.0.0.0'),
+    /** This portal's id in MQTT topics (plaza/v1/<mall>/_portal/<id>/login). */
+    id: idSchema.default('main'),
+    /** Public base URL of the portal (RFC 8908 user-portal-url, gateway continue URLs); else derived per request. */
+    publicUrl: httpUrl.optional(),
+    /** Keys flow tokens, code hashes and member-data encryption; must stay stable. Required outside demo mode. */
+    secret: z.string().min(32).optional(),
+    trustProxy: bool.default(false),
+    sessionS: z.coerce.number().int().min(60).max(7 * 86_400).default(4 * 3600), // 4 h online per login
+    flowTtlS: z.coerce.number().int().min(60).max(86_400).default(30 * 60), // 30 min to finish a login
+    defaultLanguage: z.enum(['zh-CN', 'en']).default('zh-CN'),
+    consentVersions: z
+      .strictObject({
+        terms: consentVersion.default('2026-01'),
+        privacy: consentVersion.default('2026-01'),
+        analytics: consentVersion.default('2026-01'),
+        marketing: consentVersion.default('2026-01'),
+      })
+      .prefault({}),
+    otp: z
+      .strictObject({
+        sender: z.enum(['console', 'webhook']).default('console'),
+        webhookUrl: httpUrl.optional(),
+        webhookSecret: z.string().min(16).optional(),
+        webhookTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(5000),
+        codeTtlS: z.coerce.number().int().min(60).max(900).default(300), // 5 min
+        maxAttempts: z.coerce.number().int().min(1).max(10).default(5),
+        resendCooldownS: z.coerce.number().int().min(0).max(600).default(60),
+      })
+      .prefault({})
+      .refine((o) => o.sender !== 'webhook' || (o.webhookUrl !== undefined && o.webhookSecret !== undefined), 'the webhook sender needs webhookUrl and webhookSecret'),
+    rateLimits: z
+      .strictObject({
+        sendsPerPhonePerHour: z.coerce.number().int().min(1).max(1000).default(5),
+        sendsPerClientPerHour: z.coerce.number().int().min(1).max(1000).default(10),
+        /** Cap on all code sends of one mall: bounds SMS-pumping cost when clients have no MAC. */
+        sendsPerMallPerHour: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+        verifyFailuresPerClientPerHour: z.coerce.number().int().min(1).max(1000).default(20),
+      })
+      .prefault({}),
+    malls: z.record(idSchema, portalMallSchema).default({}),
+  })
+  .prefault({});
+
 const mallSchema = z.strictObject({
   name: z.string().max(200).optional(),
   timeZone: timeZone.default('Asia/Shanghai'),
@@ -59,7 +124,7 @@ export const configSchema = z.strictObject({
       lockoutMs: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
     })
     .prefault({}),
-  portal: z.strictObject({ port: port.default(8080) }).prefault({}),
+  portal: portalSchema,
   ops: z.strictObject({ port: port.default(3000), host: nonEmpty.default('0.0.0.0'), token: z.string().min(16).optional() }).prefault({}),
   influx: z
     .strictObject({
@@ -86,6 +151,8 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type MallConfig = z.infer<typeof mallSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
+export type PortalConfig = z.infer<typeof portalSchema>;
+export type PortalMallConfig = z.infer<typeof portalMallSchema>;
 
 /** Environment variable → path in the structured config. Nothing else in the code reads process.env. */
 export const envBindings: Record<string, readonly string[]> = {
@@ -102,6 +169,14 @@ export const envBindings: Record<string, readonly string[]> = {
   PLAZA_MQTT_WS_PORT: ['mqtt', 'wsPort'],
   PLAZA_MQTT_MAX_PACKET_BYTES: ['mqtt', 'maxPacketBytes'],
   PLAZA_PORTAL_PORT: ['portal', 'port'],
+  PLAZA_PORTAL_HOST: ['portal', 'host'],
+  PLAZA_PORTAL_ID: ['portal', 'id'],
+  PLAZA_PORTAL_PUBLIC_URL: ['portal', 'publicUrl'],
+  PLAZA_PORTAL_SECRET: ['portal', 'secret'],
+  PLAZA_PORTAL_SESSION_S: ['portal', 'sessionS'],
+  PLAZA_PORTAL_OTP_SENDER: ['portal', 'otp', 'sender'],
+  PLAZA_PORTAL_OTP_WEBHOOK_URL: ['portal', 'otp', 'webhookUrl'],
+  PLAZA_PORTAL_OTP_WEBHOOK_SECRET: ['portal', 'otp', 'webhookSecret'],
   PLAZA_OPS_PORT: ['ops', 'port'],
   PLAZA_OPS_HOST: ['ops', 'host'],
   PLAZA_OPS_TOKEN: ['ops', 'token'],
@@ -127,7 +202,7 @@ export class ConfigError extends Error {
   }
 }
 
-const secretPaths = new Set(['mqtt.password', 'ops.token', 'influx.token', 'influx.password', 'ingest.hashSecret']);
+const secretPaths = new Set(['mqtt.password', 'ops.token', 'influx.token', 'influx.password', 'ingest.hashSecret', 'portal.secret', 'portal.otp.webhookSecret']);
 
 export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;

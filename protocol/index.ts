@@ -3,6 +3,8 @@ export * from './limits.ts';
 export * from './mac.ts';
 export * from './payloads/common.ts';
 export * from './payloads/config.ts';
+export * from './payloads/portal-login.ts';
+export * from './platform.ts';
 export * from './payloads/door.ts';
 export * from './payloads/probe.ts';
 export * from './payloads/status.ts';
