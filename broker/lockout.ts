@@ -48,12 +48,15 @@ export class Lockout {
   recordFailure(key: string): number {
     const now = this.now();
     let entry = this.entries.get(key);
-    if (entry === undefined || now - entry.firstFailureMs > this.options.windowMs) {
+    const lockExpired = entry !== undefined && entry.lockedUntilMs !== 0 && entry.lockedUntilMs <= now;
+    const windowOver = entry !== undefined && entry.lockedUntilMs === 0 && now - entry.firstFailureMs > this.options.windowMs;
+    // A running lockout is never shortened by a new failure; once it has expired the key starts afresh.
+    if (entry === undefined || lockExpired || windowOver) {
       entry = { failures: 0, firstFailureMs: now, lockedUntilMs: 0 };
     }
     this.entries.delete(key); // re-insert to keep Map order = recency
     entry.failures += 1;
-    if (entry.failures >= this.options.maxFailures) entry.lockedUntilMs = now + this.options.lockoutMs;
+    if (entry.failures >= this.options.maxFailures && entry.lockedUntilMs === 0) entry.lockedUntilMs = now + this.options.lockoutMs;
     this.entries.set(key, entry);
     this.prune();
     return Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (entry.failures - 1));

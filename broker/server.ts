@@ -1,27 +1,51 @@
-import { readFileSync } from 'node:fs';
-import { type AddressInfo, createServer, type Server } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Component } from '../core/component.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
-import { encodePayload, deviceTopic } from '../protocol/topics.ts';
+import { isId } from '../protocol/ids.ts';
+import { type DeviceAddress, deviceTopic, encodePayload, type PayloadOf } from '../protocol/topics.ts';
 import { authorizeClientId, authorizePublish, authorizeSubscribe } from './acl.ts';
-import { defaultLockoutOptions, Lockout } from './lockout.ts';
+import { Listeners } from './listeners.ts';
+import { defaultLockoutOptions, Lockout, type LockoutOptions } from './lockout.ts';
+import { defaultLogLimiterOptions, LogLimiter, type LogLimiterOptions } from './log-limiter.ts';
 import { PacketGuard } from './packet-guard.ts';
 import type { DeviceRegistry, Principal } from './registry.ts';
 
-export type BrokerOptions = Pick<Config['mqtt'], 'host' | 'port' | 'tlsPort' | 'tlsCert' | 'tlsKey' | 'wsPort' | 'maxPacketBytes' | 'authFailuresBeforeLockout' | 'lockoutMs'>;
+/** Tunables that are not in the config file; defaults suit production, tests shrink them. */
+export interface BrokerTuning {
+  /** How often live connections are re-checked against the registry (revocation, rotation), in ms. */
+  revalidateIntervalMs: number;
+  /** Time a client has to send CONNECT after its TCP connection opens, in ms. */
+  connectTimeoutMs: number;
+  /** Failures from one remote address before it is locked out; higher than per client id, since a mall's devices may share one NAT address. */
+  addressFailuresBeforeLockout: number;
+  /** Window and delays of the lockout; maxFailures and lockoutMs come from the config. */
+  lockout: Partial<Omit<LockoutOptions, 'maxFailures'>>;
+  /** Rate limits of refusal log lines (the refusal metric counts every refusal regardless). */
+  refusalLog: Partial<LogLimiterOptions>;
+}
 
-/** How often connected clients are re-checked against the registry (revocation, rotation), in ms. */
-const revalidateIntervalMs = 10_000;
+export const defaultBrokerTuning: BrokerTuning = {
+  revalidateIntervalMs: 10_000, // 10 s
+  connectTimeoutMs: 10_000, // 10 s
+  addressFailuresBeforeLockout: 50,
+  lockout: {},
+  refusalLog: {},
+};
+
+export type BrokerOptions = Pick<
+  Config['mqtt'],
+  'host' | 'port' | 'tlsPort' | 'tlsCert' | 'tlsKey' | 'wsPort' | 'maxPacketBytes' | 'authFailuresBeforeLockout' | 'lockoutMs'
+> &
+  Partial<BrokerTuning>;
 
 const principals = new WeakMap<Client, Principal>();
 
 function authError(message: string, returnCode: 4 | 5): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+  return Object.assign(new Error(message), { returnCode });
 }
 
 function remoteAddressOf(client: Client): string {
@@ -29,15 +53,28 @@ function remoteAddressOf(client: Client): string {
   return client.req?.socket.remoteAddress ?? conn.remoteAddress ?? 'unknown';
 }
 
-/** The embedded MQTT broker: aedes behind device authentication, per-device ACLs and lockout. */
+/** aedes keeps its client table untyped; this is the one place that reaches into it. */
+function registeredClient(aedes: Aedes | undefined, clientId: string): Client | undefined {
+  return (aedes as unknown as { clients?: Record<string, Client | undefined> } | undefined)?.clients?.[clientId];
+}
+
+/** The embedded MQTT broker: aedes behind device authentication, per-device ACLs, lockout and a packet size guard. */
 export class Broker implements Component {
   readonly name = 'broker';
   private aedes: Aedes | undefined;
-  private tcp: Server | undefined;
-  private tls: TlsServer | undefined;
-  private wss: WebSocketServer | undefined;
+  private listeners: Listeners | undefined;
   private revalidateTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** Every open connection, authenticated or not, so stop() can end them all. */
+  private readonly streams = new Set<Duplex>();
+  /** Registered clients (CONNECT accepted), tracked by their connection's end rather than aedes' events. */
+  private readonly live = new Set<Client>();
+  /** A client whose id a newer, authenticated connection is taking over ([MQTT-3.1.4-2]). */
+  private readonly successors = new WeakMap<Client, Client>();
   private readonly lockout: Lockout;
+  private readonly addressLockout: Lockout;
+  private readonly refusalLog: LogLimiter;
+  private readonly tuning: BrokerTuning;
   private readonly refusals: Counter<'reason'>;
   private readonly authFailures: Counter<'reason'>;
   private readonly connected: Gauge<'type'>;
@@ -48,7 +85,11 @@ export class Broker implements Component {
     private readonly logger: Logger,
     metrics: Registry,
   ) {
-    this.lockout = new Lockout({ ...defaultLockoutOptions, maxFailures: options.authFailuresBeforeLockout, lockoutMs: options.lockoutMs });
+    this.tuning = { ...defaultBrokerTuning, ...options };
+    const lockout = { ...defaultLockoutOptions, ...this.tuning.lockout, lockoutMs: options.lockoutMs };
+    this.lockout = new Lockout({ ...lockout, maxFailures: options.authFailuresBeforeLockout });
+    this.addressLockout = new Lockout({ ...lockout, maxFailures: this.tuning.addressFailuresBeforeLockout });
+    this.refusalLog = new LogLimiter({ ...defaultLogLimiterOptions, ...this.tuning.refusalLog });
     this.refusals = new Counter({ name: 'plaza_broker_refusals_total', help: 'Publishes, subscriptions and connections refused by the broker', labelNames: ['reason'], registers: [metrics] });
     this.authFailures = new Counter({ name: 'plaza_broker_auth_failures_total', help: 'Failed MQTT authentications', labelNames: ['reason'], registers: [metrics] });
     this.connected = new Gauge({ name: 'plaza_broker_clients', help: 'Connected MQTT clients', labelNames: ['type'], registers: [metrics] });
@@ -56,28 +97,20 @@ export class Broker implements Component {
 
   /** Ports actually bound (useful when configured as 0). */
   get ports(): { tcp: number; tls?: number; ws?: number } {
-    const port = (server: { address(): string | AddressInfo | null } | undefined): number | undefined => {
-      const address = server?.address();
-      return typeof address === 'object' && address !== null ? address.port : undefined;
-    };
-    const tcp = port(this.tcp);
-    if (tcp === undefined) throw new Error('broker is not listening');
-    const result: { tcp: number; tls?: number; ws?: number } = { tcp };
-    const tls = port(this.tls);
-    if (tls !== undefined) result.tls = tls;
-    const ws = port(this.wss);
-    if (ws !== undefined) result.ws = ws;
-    return result;
+    if (this.listeners === undefined) throw new Error('broker is not listening');
+    return this.listeners.ports;
   }
 
   async start(): Promise<void> {
+    this.stopping = false;
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 128,
-      connectTimeout: 10_000, // 10 s to send CONNECT after TCP connect
+      connectTimeout: this.tuning.connectTimeoutMs,
       preConnect: (client, _packet, done) => {
-        const lockedMs = this.lockout.lockedForMs(`addr:${remoteAddressOf(client)}`);
-        if (lockedMs > 0) {
-          this.refuse('address locked out', { address: remoteAddressOf(client) });
+        const address = remoteAddressOf(client);
+        if (this.addressLockout.lockedForMs(address) > 0) {
+          this.authFailures.inc({ reason: 'locked_out' });
+          this.refuse(client, 'address locked out');
           done(authError('locked out', 5), false);
           return;
         }
@@ -97,48 +130,46 @@ export class Broker implements Component {
     });
     this.aedes = aedes;
     aedes.on('clientError', (client, error) => this.logger.debug({ clientId: client.id, err: error.message }, 'client error'));
-    aedes.on('connectionError', (client, error) => this.logger.debug({ clientId: client.id, err: error.message }, 'connection error'));
-    aedes.on('client', (client) => {
-      const principal = principals.get(client);
-      this.connected.inc({ type: principal?.type ?? 'unknown' });
-    });
-    aedes.on('clientDisconnect', (client) => this.onDisconnect(client));
+    aedes.on('connectionError', (_client, error) => this.logger.debug({ err: error.message }, 'connection error'));
+    aedes.on('client', (client) => this.onRegistered(client));
 
-    const handle = (stream: Parameters<Aedes['handle']>[0], req?: Parameters<Aedes['handle']>[1]): void => {
-      const client = aedes.handle(stream, req);
-      this.guardPacketSize(client);
-    };
-    this.tcp = createServer((socket) => handle(socket));
-    await listen(this.tcp, this.options.port, this.options.host);
-    if (this.options.tlsPort !== undefined && this.options.tlsCert !== undefined && this.options.tlsKey !== undefined) {
-      this.tls = createTlsServer({ cert: readFileSync(this.options.tlsCert), key: readFileSync(this.options.tlsKey) }, (socket) => handle(socket));
-      await listen(this.tls, this.options.tlsPort, this.options.host);
+    this.listeners = new Listeners(this.options, this.logger);
+    try {
+      await this.listeners.open((stream, req) => this.handle(aedes, stream, req));
+    } catch (error) {
+      await this.stop();
+      throw error;
     }
-    if (this.options.wsPort !== undefined) {
-      const wss = new WebSocketServer({ port: this.options.wsPort, host: this.options.host, maxPayload: this.options.maxPacketBytes + 16 });
-      wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), req));
-      await new Promise<void>((resolve, reject) => {
-        wss.once('listening', resolve);
-        wss.once('error', reject);
-      });
-      this.wss = wss;
-    }
-    this.revalidateTimer = setInterval(() => this.revalidateClients(), revalidateIntervalMs);
+    this.revalidateTimer = setInterval(() => this.revalidateClients(), this.tuning.revalidateIntervalMs);
     this.revalidateTimer.unref();
     this.logger.info({ ports: this.ports }, 'MQTT broker listening');
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.revalidateTimer) clearInterval(this.revalidateTimer);
+    this.revalidateTimer = undefined;
     const aedes = this.aedes;
-    this.aedes = undefined;
-    await Promise.all([closeServer(this.tcp), closeServer(this.tls), closeWss(this.wss)]);
+    this.aedes = undefined; // no offline statuses for devices the shutdown itself disconnects
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    for (const stream of this.streams) stream.destroy();
+    await this.listeners?.close();
   }
 
   /** Publishes a retained config message to a device (platform → device). */
-  async publishDeviceConfig(address: { mall: string; store: string; device: string }, config: Parameters<typeof encodePayload<'config'>>[1]): Promise<void> {
+  async publishDeviceConfig(address: DeviceAddress, config: PayloadOf<'config'>): Promise<void> {
     await this.publish(deviceTopic(address, 'config'), encodePayload('config', config), true);
+  }
+
+  private handle(aedes: Aedes, stream: Duplex, req?: IncomingMessage): void {
+    if (this.stopping) {
+      stream.destroy();
+      return;
+    }
+    this.streams.add(stream);
+    stream.once('close', () => this.streams.delete(stream));
+    const client = aedes.handle(stream, req);
+    this.guardPacketSize(client);
   }
 
   private publish(topic: string, payload: Buffer, retain: boolean): Promise<void> {
@@ -151,42 +182,51 @@ export class Broker implements Component {
 
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
     const address = remoteAddressOf(client);
-    const idKey = `id:${client.id}`;
-    const addrKey = `addr:${address}`;
-    const lockedMs = Math.max(this.lockout.lockedForMs(idKey), this.lockout.lockedForMs(addrKey));
+    const lockedMs = Math.max(this.lockout.lockedForMs(client.id), this.addressLockout.lockedForMs(address));
     if (lockedMs > 0) {
       this.authFailures.inc({ reason: 'locked_out' });
-      this.refuse('locked out', { clientId: client.id, address, lockedForS: Math.ceil(lockedMs / 1000) });
+      this.refuse(client, 'locked out', { lockedForS: Math.ceil(lockedMs / 1000) });
       return authError('locked out', 5);
     }
     const principal = username === undefined || password === undefined ? null : await this.registry.authenticate(username, password.toString('utf8'));
     if (principal === null) {
-      const delayMs = Math.max(this.lockout.recordFailure(idKey), this.lockout.recordFailure(addrKey));
+      const delayMs = Math.max(this.lockout.recordFailure(client.id), this.addressLockout.recordFailure(address));
       this.authFailures.inc({ reason: username === undefined ? 'no_credentials' : 'bad_credentials' });
-      this.refuse('bad credentials', { clientId: client.id, username, address });
+      // The username is logged only when it is a well-formed id: a password pasted into it must not reach the log.
+      this.refuse(client, 'bad credentials', { username: username !== undefined && (isId(username) || username.startsWith('svc-')) && username.length <= 64 ? username : '(not an id)' });
       // Slow down guessing: the CONNACK of a failed attempt is delayed, growing with repeated failures.
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return authError('bad username or password', 4);
     }
     const idCheck = authorizeClientId(principal, client.id);
     if (!idCheck.allow) {
-      this.refuse(idCheck.reason, { clientId: client.id, username, address });
+      this.refuse(client, idCheck.reason, { username });
       return authError(idCheck.reason, 5);
     }
-    this.lockout.recordSuccess(idKey);
-    this.lockout.recordSuccess(addrKey);
+    this.lockout.recordSuccess(client.id);
+    this.addressLockout.recordSuccess(address);
     principals.set(client, principal);
+    const previous = registeredClient(this.aedes, client.id);
+    if (previous !== undefined && previous !== client) this.successors.set(previous, client);
     return null;
+  }
+
+  /** True when a newer connection with the same client id is replacing this one. */
+  private isTakenOver(client: Client): boolean {
+    const successor = this.successors.get(client);
+    return successor !== undefined && !successor.closed;
   }
 
   private checkPublish(client: Client | null, packet: PublishPacket): Error | null {
     if (client === null) return null; // broker-internal publish
     const principal = principals.get(client);
-    if (principal === undefined) return this.refuse('publish before authentication', { clientId: client.id });
+    if (principal === undefined) return this.refuse(client, 'publish before authentication');
+    // A will fires when aedes closes the connection; on a takeover the device is not offline, so drop it.
+    if (client.closed && this.isTakenOver(client)) return new Error('will suppressed: session taken over');
     const decision = authorizePublish(principal, packet.topic);
     if (!decision.allow) {
       // aedes closes the client on an authorizePublish error: a device publishing out of bounds is cut off.
-      return this.refuse(decision.reason, { clientId: client.id, topic: packet.topic.slice(0, 200) });
+      return this.refuse(client, decision.reason, { topic: packet.topic.slice(0, 200) });
     }
     // Readings are not state: only status and config may be retained.
     if (packet.retain && principal.type === 'device' && !packet.topic.endsWith('/status')) packet.retain = false;
@@ -197,20 +237,25 @@ export class Broker implements Component {
     const principal = principals.get(client);
     const decision = principal === undefined ? { allow: false as const, reason: 'not authenticated' } : authorizeSubscribe(principal, subscription.topic);
     if (!decision.allow) {
-      this.refuse(decision.reason, { clientId: client.id, filter: subscription.topic.slice(0, 200) });
+      this.refuse(client, decision.reason, { filter: subscription.topic.slice(0, 200) });
       return null; // SUBACK 0x80 for this filter [MQTT-3.9.3]
     }
     return subscription;
   }
 
-  private onDisconnect(client: Client): void {
+  private onRegistered(client: Client): void {
     const principal = principals.get(client);
-    this.connected.dec({ type: principal?.type ?? 'unknown' });
-    if (principal?.type !== 'device') return;
-    const aedes = this.aedes;
-    // A reconnect that took over the session already registered a new client under the same id.
-    const current = (aedes as unknown as { clients: Record<string, Client | undefined> } | undefined)?.clients[client.id];
-    if (aedes === undefined || (current !== undefined && current !== client)) return;
+    if (principal === undefined || this.live.has(client)) return;
+    this.live.add(client);
+    this.connected.inc({ type: principal.type });
+    // The connection's end, not aedes' clientDisconnect: aedes also emits that for clients it never registered.
+    client.conn.once('close', () => this.onClosed(client, principal));
+  }
+
+  private onClosed(client: Client, principal: Principal): void {
+    if (!this.live.delete(client)) return;
+    this.connected.dec({ type: principal.type });
+    if (principal.type !== 'device' || this.aedes === undefined || this.isTakenOver(client)) return;
     const topic = deviceTopic({ mall: principal.mall, store: principal.store, device: principal.id }, 'status');
     this.publish(topic, encodePayload('status', { v: 1, online: false, ts: Date.now() }), true).catch((error: unknown) =>
       this.logger.warn({ err: error, device: principal.id }, 'could not publish offline status'),
@@ -223,47 +268,36 @@ export class Broker implements Component {
     const parse = parser.parse.bind(parser);
     parser.parse = (buf: Buffer) => {
       if (guard.feed(buf)) return parse(buf);
-      this.refuse('packet too large', { clientId: client.id, address: remoteAddressOf(client) });
+      this.refuse(client, 'packet too large');
       client.conn.destroy();
       return 0;
     };
   }
 
   private revalidateClients(): void {
-    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
-    for (const client of Object.values(clients)) {
+    for (const client of this.live) {
       const principal = principals.get(client);
-      if (principal !== undefined && !this.registry.isStillValid(principal)) {
-        this.refuse('credentials revoked or rotated', { clientId: client.id });
-        client.close();
+      try {
+        if (principal !== undefined && !client.closed && !this.registry.isStillValid(principal)) {
+          this.refuse(client, 'credentials revoked or rotated');
+          client.close();
+        }
+      } catch (error) {
+        this.logger.error({ err: error, clientId: client.id }, 'could not revalidate client');
       }
     }
   }
 
-  private refuse(reason: string, context: Record<string, unknown>): Error {
+  /** Counts every refusal and logs it (never a secret), at most a few lines per reason and client per window. */
+  private refuse(client: Client, reason: string, context: Record<string, unknown> = {}): Error {
     this.refusals.inc({ reason });
-    this.logger.warn({ ...context, reason }, 'refused');
+    const address = remoteAddressOf(client);
+    const clientId = typeof client.id === 'string' ? client.id.slice(0, 128) : undefined;
+    const admitted = this.refusalLog.admit(`${reason}\0${address}\0${clientId ?? ''}`);
+    if (admitted !== null) {
+      const suppressed = admitted.suppressed > 0 ? { suppressedSinceLast: admitted.suppressed } : {};
+      this.logger.warn({ ...context, clientId, address, reason, ...suppressed }, 'refused');
+    }
     return new Error(reason);
   }
-}
-
-function listen(server: Server | TlsServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server | TlsServer | undefined): Promise<void> {
-  if (!server?.listening) return Promise.resolve();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-function closeWss(wss: WebSocketServer | undefined): Promise<void> {
-  if (!wss) return Promise.resolve();
-  for (const client of wss.clients) client.terminate();
-  return new Promise((resolve) => wss.close(() => resolve()));
 }
