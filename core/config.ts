@@ -141,6 +141,8 @@ export const configSchema = z.strictObject({
       /** Master secret for MAC pseudonymisation keys; required outside demo mode. */
       hashSecret: z.string().min(16).optional(),
       malls: z.array(idSchema).optional(),
+      /** Names this instance's persistent MQTT session; distinct per instance when malls are split. */
+      instance: idSchema.default('main'),
       batchSize: z.coerce.number().int().min(1).max(50_000).default(5000),
       flushIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
     })
@@ -188,6 +190,7 @@ export const envBindings: Record<string, readonly string[]> = {
   PLAZA_INFLUX_PASSWORD: ['influx', 'password'],
   PLAZA_HASH_SECRET: ['ingest', 'hashSecret'],
   PLAZA_INGEST_MALLS: ['ingest', 'malls'],
+  PLAZA_INGEST_INSTANCE: ['ingest', 'instance'],
   PLAZA_INGEST_BATCH_SIZE: ['ingest', 'batchSize'],
   PLAZA_INGEST_FLUSH_INTERVAL_MS: ['ingest', 'flushIntervalMs'],
 };

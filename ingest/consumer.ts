@@ -1,0 +1,127 @@
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from '../core/logger.ts';
+import { topicFilters } from '../protocol/topics.ts';
+
+export interface ConsumerOptions {
+  url: string;
+  username: string;
+  password: string;
+  /** Fixed client id: the broker keeps this persistent session's subscriptions and queued messages. */
+  clientId: string;
+  /** Malls this instance consumes; undefined = all malls. */
+  malls: readonly string[] | undefined;
+  /** Wait before reconnecting after a broker loss or a local failure, in ms. */
+  reconnectPeriodMs: number;
+}
+
+/** Handles one message synchronously; throws when its effect could not be made durable. */
+export type MessageHandler = (topic: string, payload: Buffer, receivedAtMs: number) => void;
+
+const readingChannels = ['door', 'probe', 'status'] as const;
+
+/**
+ * MQTT 3.1.1 consumer with a persistent session (clean: false) and QoS 1 subscriptions. The PUBACK for a message
+ * is sent only after the handler returned, i.e. after its effect was committed; a handler failure leaves the
+ * message unacknowledged and reconnects, so the broker redelivers it.
+ */
+export class Consumer {
+  private client: MqttClient | undefined;
+  private connected = false;
+  private recovering = false;
+
+  constructor(
+    private readonly options: ConsumerOptions,
+    private readonly handler: MessageHandler,
+    private readonly logger: Logger,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Subscription filters: one per channel, per mall when partitioned (no shared subscriptions needed). */
+  get filters(): string[] {
+    const malls = this.options.malls ?? ['+'];
+    return malls.flatMap((mall) => readingChannels.map((channel) => topicFilters.channelOfMall(mall, channel)));
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.options.url, {
+      clientId: this.options.clientId,
+      username: this.options.username,
+      password: this.options.password,
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: this.options.reconnectPeriodMs,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      resubscribe: false,
+    });
+    this.client = client;
+    client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => this.onMessage(client, packet, callback);
+    client.on('connect', (connack) => {
+      this.connected = true;
+      this.logger.info({ sessionPresent: connack.sessionPresent, filters: this.filters }, 'connected to broker');
+      // Subscribing again is harmless with a present session and needed without one.
+      client.subscribe(this.filters, { qos: 1 }, (error, granted) => {
+        if (error) {
+          this.logger.error({ err: error }, 'subscribe failed');
+          return;
+        }
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length > 0) this.logger.error({ refused }, 'broker refused subscriptions');
+      });
+    });
+    client.on('close', () => {
+      if (this.connected) this.logger.warn('disconnected from broker');
+      this.connected = false;
+    });
+    client.on('error', (error) => this.logger.warn({ err: error.message }, 'MQTT client error'));
+    // Resolve once the first connection is up, or fail start() if the broker refuses us.
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = (): void => {
+        client.off('error', onError);
+        resolve();
+      };
+      const onError = (error: Error): void => {
+        if ((error as { code?: number }).code === 4 || (error as { code?: number }).code === 5) {
+          client.off('connect', onConnect);
+          reject(new Error(`broker refused ingest credentials: ${error.message}`));
+        }
+      };
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.endAsync();
+    this.connected = false;
+  }
+
+  private onMessage(client: MqttClient, packet: IPublishPacket, callback: (error?: Error) => void): void {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    try {
+      this.handler(packet.topic, payload, Date.now());
+    } catch (error) {
+      // Not durable: do not acknowledge. Drop the connection; the broker redelivers after we reconnect.
+      this.logger.error({ err: error, topic: packet.topic }, 'could not make message durable; reconnecting for redelivery');
+      this.recover(client);
+      return;
+    }
+    callback();
+  }
+
+  private recover(client: MqttClient): void {
+    if (this.recovering) return;
+    this.recovering = true;
+    client.end(true, () => {
+      setTimeout(() => {
+        this.recovering = false;
+        if (this.client === client) client.reconnect();
+      }, this.options.reconnectPeriodMs).unref();
+    });
+  }
+}

@@ -1,0 +1,186 @@
+import type Database from 'better-sqlite3';
+import type { Registry } from 'prom-client';
+import type { Component } from '../core/component.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import { Consumer } from './consumer.ts';
+import { DeadLetters } from './dead-letters.ts';
+import { DoorProcessor } from './door/processor.ts';
+import { defaultDrainerOptions, Drainer } from './drainer.ts';
+import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
+import { Outbox } from './outbox.ts';
+import { type DeviceDirectory, Pipeline } from './pipeline.ts';
+import type { Processor } from './processor.ts';
+import { Settings } from './settings.ts';
+import { openStateDb } from './state-db.ts';
+import { StatusProcessor } from './status-processor.ts';
+import type { TimeSeriesStore } from './store/types.ts';
+
+export interface IngestDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  store: TimeSeriesStore;
+  directory: DeviceDirectory;
+  /** Builds the probe processor (it needs the pseudonymisation master secret). */
+  probe: (settings: Settings) => Processor<'probe'>;
+  mqtt: { url: string; username: string; password: string };
+}
+
+export interface HealthReport {
+  ok: boolean;
+  broker: 'connected' | 'disconnected';
+  store: 'ok' | 'spooling' | 'opening';
+  spoolPoints: number;
+  reasons: string[];
+}
+
+/** How often processors tick (closing visits), in ms. */
+const tickIntervalMs = 1000;
+/** How often old working state is pruned, in ms (1 h). */
+const pruneIntervalMs = 60 * 60 * 1000;
+/** Retry delay while the store cannot be opened at start, in ms. */
+const openRetryMs = 2000;
+
+/** MQTT readings → validated, durable, idempotent time series. */
+export class Ingest implements Component {
+  readonly name = 'ingest';
+  private db: Database.Database | undefined;
+  private consumer: Consumer | undefined;
+  private drainer: Drainer | undefined;
+  private pipeline: Pipeline | undefined;
+  private door: DoorProcessor | undefined;
+  private outbox: Outbox | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private storeOpen = false;
+  private stopped = false;
+  private readonly ingestMetrics: IngestMetrics;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.ingestMetrics = createIngestMetrics(deps.metrics);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.deps;
+    this.stopped = false;
+    const db = openStateDb(config.dataDir);
+    this.db = db;
+    const settings = new Settings(config.malls);
+    this.door = new DoorProcessor(settings);
+    const outbox = new Outbox(db);
+    this.outbox = outbox;
+    const deadLetters = new DeadLetters(db, this.ingestMetrics.invalid, logger.child({ part: 'dead-letters' }));
+    this.pipeline = new Pipeline(db, { door: this.door, probe: this.deps.probe(settings), status: new StatusProcessor() }, outbox, deadLetters, this.deps.directory, this.ingestMetrics);
+    const drainer = new Drainer(
+      outbox,
+      this.deps.store,
+      { ...defaultDrainerOptions, batchSize: config.ingest.batchSize, flushIntervalMs: config.ingest.flushIntervalMs },
+      this.ingestMetrics,
+      logger.child({ part: 'drainer' }),
+    );
+    this.drainer = drainer;
+    const pending = outbox.recount();
+    if (pending.points > 0) logger.info(pending, 'outbox holds points from before; replaying');
+    this.openStore(drainer);
+
+    this.consumer = new Consumer(
+      {
+        url: this.deps.mqtt.url,
+        username: this.deps.mqtt.username,
+        password: this.deps.mqtt.password,
+        clientId: `${this.deps.mqtt.username}-${config.ingest.instance}`,
+        malls: config.ingest.malls,
+        reconnectPeriodMs: 1000,
+      },
+      (topic, payload, receivedAtMs) => this.onMessage(topic, payload, receivedAtMs),
+      logger.child({ part: 'consumer' }),
+    );
+    this.timers.push(setInterval(() => this.tick(), tickIntervalMs));
+    this.timers.push(setInterval(() => this.prune(), pruneIntervalMs));
+    for (const timer of this.timers) timer.unref();
+    await this.consumer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.consumer?.stop();
+    if (this.storeOpen) await this.drainer?.stop({ drain: true, timeoutMs: 5000 });
+    await this.deps.store.close();
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  health(): HealthReport {
+    const reasons: string[] = [];
+    const broker = this.consumer?.isConnected === true ? 'connected' : 'disconnected';
+    if (broker === 'disconnected') reasons.push('MQTT broker unreachable');
+    const storeState = !this.storeOpen ? 'opening' : (this.drainer?.state.state ?? 'opening');
+    if (storeState === 'spooling' && this.drainer?.state.state === 'spooling') reasons.push(`store unreachable, spooling: ${this.drainer.state.lastError}`);
+    return { ok: broker === 'connected', broker, store: storeState, spoolPoints: this.outbox?.depthPoints ?? 0, reasons };
+  }
+
+  /** Writes everything pending to the store now (tests, benchmarks). */
+  async flush(): Promise<void> {
+    await this.drainer?.flush();
+  }
+
+  get doorStats(): DoorProcessor['stats'] | undefined {
+    return this.door?.stats;
+  }
+
+  private onMessage(topic: string, payload: Buffer, receivedAtMs: number): void {
+    const pipeline = this.pipeline;
+    if (pipeline === undefined) throw new Error('ingest is not running');
+    const door = this.door as DoorProcessor;
+    const before = { duplicates: door.stats.duplicates, skew: door.stats.skewCorrected };
+    try {
+      pipeline.handle(topic, payload, receivedAtMs);
+    } catch (error) {
+      this.ingestMetrics.durableFailures.inc();
+      throw error;
+    }
+    this.ingestMetrics.duplicates.inc(door.stats.duplicates - before.duplicates);
+    this.ingestMetrics.skewCorrected.inc(door.stats.skewCorrected - before.skew);
+    this.drainer?.notify();
+  }
+
+  private tick(): void {
+    try {
+      this.pipeline?.tick(Date.now());
+      this.drainer?.notify();
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'tick failed');
+    }
+  }
+
+  private prune(): void {
+    try {
+      const removed = this.door?.prune(Date.now()) ?? 0;
+      if (removed > 0) this.deps.logger.info({ removed }, 'pruned door working state');
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'prune failed');
+    }
+  }
+
+  /** Opens the store, retrying in the background; readings spool in the outbox meanwhile. */
+  private openStore(drainer: Drainer): void {
+    const attempt = (): void => {
+      if (this.stopped) return;
+      this.deps.store.open().then(
+        () => {
+          if (this.stopped) return;
+          this.storeOpen = true;
+          drainer.start();
+        },
+        (error: unknown) => {
+          this.deps.logger.warn({ err: (error as Error).message }, 'store not ready; spooling and retrying');
+          const timer = setTimeout(attempt, openRetryMs);
+          timer.unref();
+        },
+      );
+    };
+    attempt();
+  }
+}

@@ -1,0 +1,21 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Ingest's Prometheus metrics, registered once on the process registry. */
+export function createIngestMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    received: new Counter({ name: 'plaza_ingest_messages_received_total', help: 'MQTT messages received', labelNames: ['channel'] as const, registers }),
+    invalid: new Counter({ name: 'plaza_ingest_messages_invalid_total', help: 'Messages dead-lettered (invalid: failed the schema; rejected: unusable)', labelNames: ['channel', 'kind'] as const, registers }),
+    duplicates: new Counter({ name: 'plaza_ingest_duplicates_total', help: 'Door readings ignored as repeats of (device, boot, seq)', registers }),
+    skewCorrected: new Counter({ name: 'plaza_ingest_clock_skew_corrected_total', help: 'Readings whose future device timestamp was replaced by receive time', registers }),
+    pointsWritten: new Counter({ name: 'plaza_ingest_points_written_total', help: 'Points accepted by the store', registers }),
+    pointsRejected: new Counter({ name: 'plaza_ingest_points_rejected_total', help: 'Points the store refused for good (moved aside)', registers }),
+    storeErrors: new Counter({ name: 'plaza_ingest_store_errors_total', help: 'Failed store writes', labelNames: ['retryable'] as const, registers }),
+    batchSeconds: new Histogram({ name: 'plaza_ingest_batch_write_seconds', help: 'Time to write one batch to the store', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    spoolPoints: new Gauge({ name: 'plaza_ingest_spool_points', help: 'Points waiting in the outbox (the durable spool)', registers }),
+    lagSeconds: new Gauge({ name: 'plaza_ingest_consumer_lag_seconds', help: 'Receive time minus device time of the latest reading', registers }),
+    durableFailures: new Counter({ name: 'plaza_ingest_state_failures_total', help: 'Messages that could not be made durable (not acknowledged; redelivered)', registers }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

@@ -1,0 +1,113 @@
+import type Database from 'better-sqlite3';
+import type { DeviceKind } from '../protocol/topics.ts';
+import { type Channel, type DeviceTopic, parseDeviceTopic, parsePayload, readingChannelOf } from '../protocol/topics.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { Outbox } from './outbox.ts';
+import { type Processor, RejectedReading } from './processor.ts';
+import type { Point } from './store/types.ts';
+
+/** Where a device is installed, as the device registry says. */
+export interface DeviceDirectory {
+  lookup(deviceId: string): { mall: string; store: string; kind: DeviceKind } | undefined;
+}
+
+export interface Processors {
+  door: Processor<'door'>;
+  probe: Processor<'probe'>;
+  status: Processor<'status'>;
+}
+
+export type Outcome = 'stored' | 'invalid' | 'rejected' | 'ignored';
+
+/**
+ * Validates one message and makes its whole effect durable in one transaction: processor state + outbox
+ * points, or a dead letter. Throws only when the state database itself fails (then the message must not be
+ * acknowledged).
+ */
+export class Pipeline {
+  private readonly handleTx: (topic: string, payload: Buffer, receivedAtMs: number) => Outcome;
+  private readonly tickTx: (nowMs: number) => number;
+
+  constructor(
+    db: Database.Database,
+    private readonly processors: Processors,
+    private readonly outbox: Outbox,
+    private readonly deadLetters: DeadLetters,
+    private readonly directory: DeviceDirectory,
+    private readonly metrics: IngestMetrics,
+  ) {
+    for (const processor of Object.values(processors)) processor.migrate(db);
+    this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number) => this.handleInTx(topic, payload, receivedAtMs));
+    this.tickTx = db.transaction((nowMs: number) => {
+      let count = 0;
+      for (const processor of Object.values(this.processors) as Processor<'door' | 'probe' | 'status'>[]) {
+        const points = processor.tick?.(nowMs) ?? [];
+        this.outbox.append(points);
+        count += points.length;
+      }
+      return count;
+    });
+  }
+
+  handle(topic: string, payload: Buffer, receivedAtMs: number): Outcome {
+    return this.handleTx(topic, payload, receivedAtMs);
+  }
+
+  /** Periodic processor work; returns the number of points appended. */
+  tick(nowMs: number): number {
+    return this.tickTx(nowMs);
+  }
+
+  private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number): Outcome {
+    const topic = parseDeviceTopic(topicText);
+    this.metrics.received.inc({ channel: topic?.channel ?? 'unknown' });
+    const dead = (reason: string, kind: 'invalid' | 'rejected'): Outcome => {
+      this.deadLetters.record({ topic, reason, sizeBytes: payload.length, receivedAtMs }, kind);
+      return kind;
+    };
+    if (topic === null) return dead('topic outside the plaza/v1 scheme', 'invalid');
+    if (topic.channel === 'config') return 'ignored'; // platform → device; not a reading
+    const device = this.directory.lookup(topic.device);
+    if (device === undefined) return dead('unknown device', 'rejected');
+    if (device.mall !== topic.mall || device.store !== topic.store) return dead('device is registered in another store', 'rejected');
+    if (topic.channel !== 'status' && topic.channel !== readingChannelOf[device.kind]) return dead(`a ${device.kind} device cannot send ${topic.channel}`, 'rejected');
+    try {
+      const points = this.dispatch(topic, payload, receivedAtMs);
+      if (points === null) return 'invalid';
+      this.outbox.append(points);
+      return 'stored';
+    } catch (error) {
+      if (error instanceof RejectedReading) return dead(error.message, 'rejected');
+      throw error;
+    }
+  }
+
+  private dispatch(topic: DeviceTopic, payload: Buffer, receivedAtMs: number): Point[] | null {
+    const channel: Exclude<Channel, 'config'> = topic.channel as Exclude<Channel, 'config'>;
+    switch (channel) {
+      case 'door': {
+        const parsed = parsePayload('door', payload);
+        if (!parsed.ok) return this.invalid(topic, parsed.reason, payload, receivedAtMs);
+        this.metrics.lagSeconds.set((receivedAtMs - parsed.value.ts) / 1000);
+        return this.processors.door.process(topic as DeviceTopic<'door'>, parsed.value, receivedAtMs);
+      }
+      case 'probe': {
+        const parsed = parsePayload('probe', payload);
+        if (!parsed.ok) return this.invalid(topic, parsed.reason, payload, receivedAtMs);
+        this.metrics.lagSeconds.set((receivedAtMs - parsed.value.ts) / 1000);
+        return this.processors.probe.process(topic as DeviceTopic<'probe'>, parsed.value, receivedAtMs);
+      }
+      case 'status': {
+        const parsed = parsePayload('status', payload);
+        if (!parsed.ok) return this.invalid(topic, parsed.reason, payload, receivedAtMs);
+        return this.processors.status.process(topic as DeviceTopic<'status'>, parsed.value, receivedAtMs);
+      }
+    }
+  }
+
+  private invalid(topic: DeviceTopic, reason: string, payload: Buffer, receivedAtMs: number): null {
+    this.deadLetters.record({ topic, reason, sizeBytes: payload.length, receivedAtMs }, 'invalid');
+    return null;
+  }
+}

@@ -1,0 +1,79 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Component } from '../core/component.ts';
+import type { Logger } from '../core/logger.ts';
+import type { TimeSeriesStore } from '../ingest/store/types.ts';
+import { bearerGuard } from './auth.ts';
+import { registerFootfallRoutes } from './routes/api/footfall.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+
+export interface HealthCheck {
+  ok: boolean;
+  reasons: string[];
+  [detail: string]: unknown;
+}
+
+export interface OpsDeps {
+  host: string;
+  port: number;
+  token: string | undefined;
+  metrics: Registry;
+  logger: Logger;
+  /** Health of each component that reports one. */
+  health: Record<string, () => HealthCheck>;
+  store: TimeSeriesStore | undefined;
+}
+
+/** The app as a plugin-free function so tests can use app.inject() without listening. */
+export function buildOpsApp(deps: OpsDeps): FastifyInstance {
+  const app = Fastify({
+    // pino's Logger is fastify's logger; only the generic parameters differ.
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    requestTimeout: 30_000,
+    bodyLimit: 1024 * 1024,
+  });
+  // 5xx details stay in the log, never in the response.
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error, url: request.routeOptions.url }, 'ops request failed');
+      return reply.code(status).send({ error: 'internal error' });
+    }
+    return reply.code(status).send({ error: error.message });
+  });
+  registerHealthRoutes(app, deps);
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', bearerGuard(deps.token));
+      registerFootfallRoutes(api, deps);
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}
+
+/** The ops HTTP server (PLAZA_OPS_PORT): health, metrics and the token-protected API. */
+export class OpsServer implements Component {
+  readonly name = 'ops';
+  private app: FastifyInstance | undefined;
+
+  constructor(private readonly deps: OpsDeps) {}
+
+  get port(): number {
+    const address = this.app?.server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('ops server is not listening');
+    return address.port;
+  }
+
+  async start(): Promise<void> {
+    this.app = buildOpsApp(this.deps);
+    await this.app.listen({ host: this.deps.host, port: this.deps.port });
+    this.deps.logger.info({ port: this.port }, 'ops API listening');
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+  }
+}
