@@ -145,6 +145,8 @@ export const configSchema = z.strictObject({
       instance: idSchema.default('main'),
       batchSize: z.coerce.number().int().min(1).max(50_000).default(5000),
       flushIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
+      /** Time-series retention in days (SQLite prune; InfluxDB policy when influx.rp is set); 400 = year-over-year. */
+      retentionDays: z.coerce.number().int().min(1).max(36_600).default(400),
     })
     .prefault({}),
   malls: z.record(idSchema, mallSchema).default({}),
@@ -193,6 +195,7 @@ export const envBindings: Record<string, readonly string[]> = {
   PLAZA_INGEST_INSTANCE: ['ingest', 'instance'],
   PLAZA_INGEST_BATCH_SIZE: ['ingest', 'batchSize'],
   PLAZA_INGEST_FLUSH_INTERVAL_MS: ['ingest', 'flushIntervalMs'],
+  PLAZA_RETENTION_DAYS: ['ingest', 'retentionDays'],
 };
 
 /** The variable naming the optional config file (JSON or YAML, structured like configSchema). */
