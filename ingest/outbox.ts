@@ -16,7 +16,7 @@ export class Outbox {
   private readonly insert: Database.Statement<[string, number, number]>;
   private readonly selectFrom: Database.Statement<[number, number], { id: number; points: string; count: number }>;
   private readonly deleteUpTo: Database.Statement<[number]>;
-  private readonly moveToRejected: Database.Statement<[number, string, number, number]>;
+  private readonly moveToRejected: Database.Statement<[{ first: number; last: number; error: string; now: number }]>;
   private readonly deleteRange: Database.Statement<[number, number]>;
   private readonly countPending: Database.Statement<[], { rows: number; points: number | null }>;
   private pendingPoints = 0;
@@ -44,7 +44,7 @@ export class Outbox {
     this.deleteRange = db.prepare('DELETE FROM outbox WHERE id BETWEEN ? AND ?');
     this.moveToRejected = db.prepare(
       `INSERT INTO outbox_rejected (first_id, last_id, points, error, rejected_ms)
-       SELECT ?1, MAX(id), json_group_array(json(points)), ?2, ?3 FROM outbox WHERE id BETWEEN ?1 AND ?4`,
+       SELECT @first, MAX(id), json_group_array(json(points)), @error, @now FROM outbox WHERE id BETWEEN @first AND @last`,
     );
     this.countPending = db.prepare('SELECT COUNT(*) AS rows, SUM(count) AS points FROM outbox');
     this.pendingPoints = this.countPending.get()?.points ?? 0;
@@ -80,7 +80,7 @@ export class Outbox {
   /** Moves a batch the store refused for good aside, with the store's error, so the queue keeps moving. */
   reject(batch: OutboxBatch, error: string): void {
     this.db.transaction(() => {
-      this.moveToRejected.run(batch.firstId, error.slice(0, 2000), Date.now(), batch.lastId);
+      this.moveToRejected.run({ first: batch.firstId, last: batch.lastId, error: error.slice(0, 2000), now: Date.now() });
       this.deleteRange.run(batch.firstId, batch.lastId);
     })();
     this.pendingPoints = Math.max(0, this.pendingPoints - batch.points.length);
