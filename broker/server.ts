@@ -106,16 +106,6 @@ export class Broker implements Component {
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 128,
       connectTimeout: this.tuning.connectTimeoutMs,
-      preConnect: (client, _packet, done) => {
-        const address = remoteAddressOf(client);
-        if (this.addressLockout.lockedForMs(address) > 0) {
-          this.authFailures.inc({ reason: 'locked_out' });
-          this.refuse(client, 'address locked out');
-          done(authError('locked out', 5), false);
-          return;
-        }
-        done(null, true);
-      },
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           (error) => done(error, error === null),
