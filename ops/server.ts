@@ -7,10 +7,10 @@ import { bearerGuard } from './auth.ts';
 import { registerFootfallRoutes } from './routes/api/footfall.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
+/** A component's health; components add their own detail fields, which /health shows as they are. */
 export interface HealthCheck {
   ok: boolean;
   reasons: string[];
-  [detail: string]: unknown;
 }
 
 export interface OpsDeps {
