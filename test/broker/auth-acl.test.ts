@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceCredentials, ServiceCredentials } from '../../broker/registry.ts';
 import { addDevice, addService, startTestBroker, type TestBroker } from '../support/broker.ts';
@@ -29,7 +29,7 @@ afterAll(async () => {
   await tb.stop();
 });
 
-function asDevice(creds: DeviceCredentials, extra: Record<string, unknown> = {}): Parameters<typeof pool.connect>[1] {
+function asDevice(creds: DeviceCredentials, extra: IClientOptions = {}): IClientOptions {
   return { clientId: creds.id, username: creds.username, password: creds.password, ...extra };
 }
 

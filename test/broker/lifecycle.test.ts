@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceCredentials, ServiceCredentials } from '../../broker/registry.ts';
 import { addDevice, addService, startTestBroker, type TestBroker } from '../support/broker.ts';
@@ -16,7 +16,7 @@ async function setup(options: Parameters<typeof startTestBroker>[0] = {}): Promi
   return { tb, dev: await addDevice(tb.registry, { id: 'door-a' }), ingest: await addService(tb.registry, 'ingest') };
 }
 
-function asDevice(creds: DeviceCredentials, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function asDevice(creds: DeviceCredentials, extra: IClientOptions = {}): IClientOptions {
   return { clientId: creds.id, username: creds.username, password: creds.password, ...extra };
 }
 
