@@ -1,0 +1,251 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The probe processor's working state in the ingest state database. Keyed by pseudonyms only; per-device
+ * rows (probe_ident, probe_alias, probe_visit) live hours, per-store counters live for the late-data window.
+ */
+const schema = `
+  CREATE TABLE IF NOT EXISTS probe_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT OR IGNORE INTO probe_meta (key, value) VALUES ('epoch', 0);
+
+  -- Processed (device, boot, seq) as ranges [lo, hi]: one row per device and boot while nothing is lost.
+  CREATE TABLE IF NOT EXISTS probe_msg (
+    device TEXT NOT NULL, boot TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (device, boot, lo)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_msg_updated ON probe_msg (updated_ms);
+
+  -- A device of one store on one local day (identity = a MAC pseudonym); also the day's unique-device set.
+  CREATE TABLE IF NOT EXISTS probe_ident (
+    mall TEXT NOT NULL, store TEXT NOT NULL, identity TEXT NOT NULL,
+    day TEXT NOT NULL, day_start_ms INTEGER NOT NULL,
+    kind INTEGER NOT NULL, visitor_day INTEGER NOT NULL,
+    fph TEXT, last_sn INTEGER, last_ms INTEGER,
+    PRIMARY KEY (mall, store, identity)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_ident_fph ON probe_ident (mall, store, fph, last_ms) WHERE fph IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS probe_ident_day ON probe_ident (mall, store, day);
+
+  -- Further random MACs merged into a device by fingerprint + sequence number.
+  CREATE TABLE IF NOT EXISTS probe_alias (
+    mall TEXT NOT NULL, store TEXT NOT NULL, mac TEXT NOT NULL, identity TEXT NOT NULL, day TEXT NOT NULL,
+    PRIMARY KEY (mall, store, mac)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_alias_day ON probe_alias (mall, store, day);
+
+  CREATE TABLE IF NOT EXISTS probe_visit (
+    id INTEGER PRIMARY KEY,
+    mall TEXT NOT NULL, store TEXT NOT NULL, identity TEXT NOT NULL, day TEXT NOT NULL,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, max_rssi INTEGER NOT NULL,
+    visitor INTEGER NOT NULL, estimated INTEGER NOT NULL, randomized INTEGER NOT NULL, connected INTEGER NOT NULL,
+    closed INTEGER NOT NULL, point_ms INTEGER, close_after_ms INTEGER NOT NULL, expires_ms INTEGER,
+    seen_base INTEGER NOT NULL, seen BLOB NOT NULL, conn_base INTEGER, conn BLOB
+  );
+  CREATE INDEX IF NOT EXISTS probe_visit_ident ON probe_visit (mall, store, identity);
+  CREATE INDEX IF NOT EXISTS probe_visit_due ON probe_visit (close_after_ms) WHERE closed = 0;
+  CREATE INDEX IF NOT EXISTS probe_visit_expiry ON probe_visit (expires_ms) WHERE closed = 1;
+  CREATE INDEX IF NOT EXISTS probe_visit_day ON probe_visit (mall, store, day);
+
+  CREATE TABLE IF NOT EXISTS probe_minute (
+    mall TEXT NOT NULL, store TEXT NOT NULL, minute_ms INTEGER NOT NULL,
+    devices INTEGER NOT NULL, visitors INTEGER NOT NULL, passers_by INTEGER NOT NULL,
+    connected INTEGER NOT NULL, unclustered INTEGER NOT NULL,
+    PRIMARY KEY (mall, store, minute_ms)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_minute_ts ON probe_minute (minute_ms);
+
+  CREATE TABLE IF NOT EXISTS probe_visit_agg (
+    mall TEXT NOT NULL, store TEXT NOT NULL, minute_ms INTEGER NOT NULL,
+    visits INTEGER NOT NULL, visitors INTEGER NOT NULL, passers_by INTEGER NOT NULL, dwell_s_sum INTEGER NOT NULL,
+    b0 INTEGER NOT NULL, b1 INTEGER NOT NULL, b2 INTEGER NOT NULL, b3 INTEGER NOT NULL, b4 INTEGER NOT NULL,
+    unclustered INTEGER NOT NULL,
+    PRIMARY KEY (mall, store, minute_ms)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_visit_agg_ts ON probe_visit_agg (minute_ms);
+
+  CREATE TABLE IF NOT EXISTS probe_day (
+    mall TEXT NOT NULL, store TEXT NOT NULL, day TEXT NOT NULL,
+    day_start_ms INTEGER NOT NULL, day_end_ms INTEGER NOT NULL,
+    devices INTEGER NOT NULL, visitors INTEGER NOT NULL, unclustered INTEGER NOT NULL,
+    set_expires_ms INTEGER NOT NULL, sealed INTEGER NOT NULL,
+    PRIMARY KEY (mall, store, day)
+  ) WITHOUT ROWID;
+`;
+
+export interface IdentRow {
+  identity: string;
+  day: string;
+  day_start_ms: number;
+  kind: number;
+  visitor_day: number;
+  fph: string | null;
+  last_sn: number | null;
+  last_ms: number | null;
+}
+
+export interface VisitRow {
+  id: number;
+  first_ms: number;
+  last_ms: number;
+  max_rssi: number;
+  visitor: number;
+  estimated: number;
+  randomized: number;
+  connected: number;
+  closed: number;
+  point_ms: number | null;
+  expires_ms: number | null;
+  seen_base: number;
+  seen: Buffer;
+  conn_base: number | null;
+  conn: Buffer | null;
+}
+
+export interface MinuteCounts {
+  devices: number;
+  visitors: number;
+  passers_by: number;
+  connected: number;
+  unclustered: number;
+}
+
+export interface VisitAggCounts {
+  visits: number;
+  visitors: number;
+  passers_by: number;
+  dwell_s_sum: number;
+  b0: number;
+  b1: number;
+  b2: number;
+  b3: number;
+  b4: number;
+  unclustered: number;
+}
+
+export interface DayCounts {
+  devices: number;
+  visitors: number;
+  unclustered: number;
+  day_start_ms: number;
+}
+
+export interface DueVisit {
+  id: number;
+  mall: string;
+  store: string;
+  identity: string;
+}
+
+/** Creates the tables (idempotent) and prepares every statement once. */
+export function openProbeState(db: Database.Database) {
+  db.exec(schema);
+  const visitColumns =
+    'id, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected, closed, point_ms, expires_ms, seen_base, seen, conn_base, conn';
+  return {
+    bumpEpoch: db.prepare<[], number>("UPDATE probe_meta SET value = value + 1 WHERE key = 'epoch' RETURNING value").pluck(),
+
+    msgFloor: db.prepare<[string, string, number], { lo: number; hi: number }>(
+      'SELECT lo, hi FROM probe_msg WHERE device = ? AND boot = ? AND lo <= ? ORDER BY lo DESC LIMIT 1',
+    ),
+    msgAt: db.prepare<[string, string, number], { lo: number; hi: number }>('SELECT lo, hi FROM probe_msg WHERE device = ? AND boot = ? AND lo = ?'),
+    msgSetHi: db.prepare<[number, number, string, string, number]>('UPDATE probe_msg SET hi = ?, updated_ms = ? WHERE device = ? AND boot = ? AND lo = ?'),
+    msgDelete: db.prepare<[string, string, number]>('DELETE FROM probe_msg WHERE device = ? AND boot = ? AND lo = ?'),
+    msgInsert: db.prepare<[string, string, number, number, number]>('INSERT INTO probe_msg (device, boot, lo, hi, updated_ms) VALUES (?, ?, ?, ?, ?)'),
+
+    identGet: db.prepare<[string, string, string], IdentRow>(
+      'SELECT identity, day, day_start_ms, kind, visitor_day, fph, last_sn, last_ms FROM probe_ident WHERE mall = ? AND store = ? AND identity = ?',
+    ),
+    identUpsert: db.prepare<[string, string, string, string, number, number, number, string | null, number | null, number | null]>(
+      `INSERT INTO probe_ident (mall, store, identity, day, day_start_ms, kind, visitor_day, fph, last_sn, last_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (mall, store, identity) DO UPDATE SET kind = excluded.kind, visitor_day = excluded.visitor_day,
+         fph = excluded.fph, last_sn = excluded.last_sn, last_ms = excluded.last_ms`,
+    ),
+    clusterCandidates: db.prepare<[string, string, string, number], { identity: string; last_sn: number; last_ms: number }>(
+      'SELECT identity, last_sn, last_ms FROM probe_ident WHERE mall = ? AND store = ? AND fph = ? AND last_ms >= ?',
+    ),
+    aliasGet: db.prepare<[string, string, string], string>('SELECT identity FROM probe_alias WHERE mall = ? AND store = ? AND mac = ?').pluck(),
+    aliasInsert: db.prepare<[string, string, string, string, string]>(
+      'INSERT OR IGNORE INTO probe_alias (mall, store, mac, identity, day) VALUES (?, ?, ?, ?, ?)',
+    ),
+
+    visitsOf: db.prepare<[string, string, string], VisitRow>(`SELECT ${visitColumns} FROM probe_visit WHERE mall = ? AND store = ? AND identity = ? ORDER BY first_ms`),
+    visitInsert: db.prepare(
+      `INSERT INTO probe_visit (mall, store, identity, day, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected,
+         closed, point_ms, close_after_ms, expires_ms, seen_base, seen, conn_base, conn)
+       VALUES (@mall, @store, @identity, @day, @first_ms, @last_ms, @max_rssi, @visitor, @estimated, @randomized, @connected,
+         @closed, @point_ms, @close_after_ms, @expires_ms, @seen_base, @seen, @conn_base, @conn)`,
+    ),
+    visitUpdate: db.prepare(
+      `UPDATE probe_visit SET first_ms = @first_ms, last_ms = @last_ms, max_rssi = @max_rssi, visitor = @visitor,
+         estimated = @estimated, randomized = @randomized, connected = @connected, closed = @closed, point_ms = @point_ms,
+         close_after_ms = @close_after_ms, expires_ms = @expires_ms, seen_base = @seen_base, seen = @seen,
+         conn_base = @conn_base, conn = @conn
+       WHERE id = @id`,
+    ),
+    dueVisits: db.prepare<[number, number], DueVisit>(
+      'SELECT id, mall, store, identity FROM probe_visit WHERE closed = 0 AND close_after_ms < ? ORDER BY close_after_ms LIMIT ?',
+    ),
+
+    minuteAdd: db.prepare<[string, string, number, number, number, number, number, number], MinuteCounts>(
+      `INSERT INTO probe_minute (mall, store, minute_ms, devices, visitors, passers_by, connected, unclustered)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (mall, store, minute_ms) DO UPDATE SET devices = devices + excluded.devices,
+         visitors = visitors + excluded.visitors, passers_by = passers_by + excluded.passers_by,
+         connected = connected + excluded.connected, unclustered = unclustered + excluded.unclustered
+       RETURNING devices, visitors, passers_by, connected, unclustered`,
+    ),
+    visitAggAdd: db.prepare<[string, string, number, number, number, number, number, number, number, number, number, number, number], VisitAggCounts>(
+      `INSERT INTO probe_visit_agg (mall, store, minute_ms, visits, visitors, passers_by, dwell_s_sum, b0, b1, b2, b3, b4, unclustered)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (mall, store, minute_ms) DO UPDATE SET visits = visits + excluded.visits,
+         visitors = visitors + excluded.visitors, passers_by = passers_by + excluded.passers_by,
+         dwell_s_sum = dwell_s_sum + excluded.dwell_s_sum, b0 = b0 + excluded.b0, b1 = b1 + excluded.b1,
+         b2 = b2 + excluded.b2, b3 = b3 + excluded.b3, b4 = b4 + excluded.b4, unclustered = unclustered + excluded.unclustered
+       RETURNING visits, visitors, passers_by, dwell_s_sum, b0, b1, b2, b3, b4, unclustered`,
+    ),
+    dayAdd: db.prepare<[string, string, string, number, number, number, number, number, number], DayCounts>(
+      `INSERT INTO probe_day (mall, store, day, day_start_ms, day_end_ms, devices, visitors, unclustered, set_expires_ms, sealed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+       ON CONFLICT (mall, store, day) DO UPDATE SET devices = devices + excluded.devices,
+         visitors = visitors + excluded.visitors, unclustered = unclustered + excluded.unclustered,
+         set_expires_ms = max(set_expires_ms, excluded.set_expires_ms), sealed = 0
+       RETURNING devices, visitors, unclustered, day_start_ms`,
+    ),
+
+    purgeClosedVisits: db.prepare<[number]>('DELETE FROM probe_visit WHERE closed = 1 AND expires_ms < ?'),
+    expiredDays: db.prepare<[number], { mall: string; store: string; day: string }>(
+      'SELECT mall, store, day FROM probe_day WHERE sealed = 0 AND set_expires_ms < ?',
+    ),
+    sealIdents: db.prepare<[string, string, string]>('DELETE FROM probe_ident WHERE mall = ? AND store = ? AND day = ?'),
+    sealAliases: db.prepare<[string, string, string]>('DELETE FROM probe_alias WHERE mall = ? AND store = ? AND day = ?'),
+    sealVisits: db.prepare<[string, string, string]>('DELETE FROM probe_visit WHERE mall = ? AND store = ? AND day = ?'),
+    sealDay: db.prepare<[string, string, string]>('UPDATE probe_day SET sealed = 1 WHERE mall = ? AND store = ? AND day = ?'),
+    purgeMinutes: db.prepare<[number]>('DELETE FROM probe_minute WHERE minute_ms < ?'),
+    purgeVisitAggs: db.prepare<[number]>('DELETE FROM probe_visit_agg WHERE minute_ms < ?'),
+    purgeDays: db.prepare<[number]>('DELETE FROM probe_day WHERE day_end_ms < ?'),
+    purgeMsgs: db.prepare<[number]>('DELETE FROM probe_msg WHERE updated_ms < ?'),
+  };
+}
+
+export type ProbeStatements = ReturnType<typeof openProbeState>;
+
+/**
+ * Records (device, boot, seq) as processed; false when it already was. Ranges merge, so a device that loses
+ * nothing keeps one row per boot.
+ */
+export function markMessage(s: ProbeStatements, device: string, boot: string, seq: number, nowMs: number): boolean {
+  const floor = s.msgFloor.get(device, boot, seq);
+  if (floor !== undefined && floor.hi >= seq) return false;
+  const next = s.msgAt.get(device, boot, seq + 1);
+  if (floor !== undefined && floor.hi === seq - 1) {
+    if (next !== undefined) s.msgDelete.run(device, boot, next.lo);
+    s.msgSetHi.run(next?.hi ?? seq, nowMs, device, boot, floor.lo);
+  } else if (next !== undefined) {
+    s.msgDelete.run(device, boot, next.lo);
+    s.msgInsert.run(device, boot, seq, next.hi, nowMs);
+  } else {
+    s.msgInsert.run(device, boot, seq, seq, nowMs);
+  }
+  return true;
+}
