@@ -1,43 +1,38 @@
 import type { Command } from 'commander';
-import { Broker } from '../../broker/server.ts';
-import { type Component, ComponentRunner, stopOnSignals } from '../../core/component.ts';
-import { type CliContext, createContext, openRegistry } from '../context.ts';
+import { ComponentRunner, stopOnSignals } from '../../core/component.ts';
+import { assemble, type Plan } from '../assemble.ts';
+import { type CliContext, createContext } from '../context.ts';
 
-export type ComponentName = 'broker';
-
-/** Builds the components to run in this process, in start order. Later components add themselves here. */
-async function buildComponents(ctx: CliContext, names: readonly ComponentName[]): Promise<Component[]> {
-  const components: Component[] = [];
-  const registry = openRegistry(ctx.config);
-  components.push({ name: 'registry', start: async () => {}, stop: async () => registry.close() });
-  for (const name of names) {
-    switch (name) {
-      case 'broker':
-        components.push(new Broker(ctx.config.mqtt, registry, ctx.logger.child({ component: 'broker' }), ctx.metrics));
-        break;
-    }
-  }
-  return components;
-}
-
-async function run(ctx: CliContext, names: readonly ComponentName[]): Promise<void> {
+async function run(ctx: CliContext, plan: Plan): Promise<void> {
   const runner = new ComponentRunner(ctx.logger);
   stopOnSignals(runner, ctx.logger, () => process.exit(0));
-  await runner.start(await buildComponents(ctx, names));
+  const assembly = await assemble(ctx, plan);
+  await runner.start(assembly.components);
 }
 
 export function registerRunCommands(program: Command): void {
   program
     .command('start')
     .description('run every component in one process')
-    .option('--demo', 'demo mode: embedded defaults and the simulated demo mall')
-    .action(async (_opts: { demo?: boolean }) => {
-      const ctx = createContext();
-      await run(ctx, ctx.config.mqtt.url === undefined ? ['broker'] : []);
+    .option('--demo', 'demo mode: embedded defaults, ephemeral secrets and the simulated demo mall')
+    .action(async (opts: { demo?: boolean }) => {
+      await run(createContext(), { broker: true, ingest: true, ops: true, demo: opts.demo === true });
     });
 
   program
     .command('broker')
     .description('run the embedded MQTT broker')
-    .action(async () => run(createContext(), ['broker']));
+    .action(async () => run(createContext(), { broker: true, ingest: false, ops: false, demo: false }));
+
+  program
+    .command('ingest')
+    .description('run ingest (and its ops server): MQTT readings → time series')
+    .option('--malls <malls>', 'comma-separated malls this instance consumes (scale-out)')
+    .option('--instance <name>', 'instance name; distinct per instance (names the persistent MQTT session)')
+    .action(async (opts: { malls?: string; instance?: string }) => {
+      const ingest: Record<string, unknown> = {};
+      if (opts.malls !== undefined) ingest.malls = opts.malls.split(',').map((m) => m.trim());
+      if (opts.instance !== undefined) ingest.instance = opts.instance;
+      await run(createContext({ ingest }), { broker: false, ingest: true, ops: true, demo: false });
+    });
 }
