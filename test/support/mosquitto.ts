@@ -91,11 +91,13 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
   const timeoutMs = options.startTimeoutMs ?? 15_000;
   const boot = async (): Promise<void> => {
     service.start();
+    const exited = (): Error | null => (service.exitReason === null ? null : service.failure(`${service.exitReason} before listening`));
     try {
-      await waitForPort(port, { timeoutMs, isAlive: () => (service.exitReason === null ? null : service.failure(`${service.exitReason} before listening`).message) });
+      await waitForPort(port, { timeoutMs, failed: exited });
     } catch (error) {
+      const failure = exited() ?? service.failure((error as Error).message);
       await service.kill();
-      throw error instanceof Error && error.message.startsWith(service.name) ? error : service.failure((error as Error).message);
+      throw failure;
     }
   };
   await boot();

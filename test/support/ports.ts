@@ -16,15 +16,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
-export async function waitForPort(port: number, options: { host?: string; timeoutMs?: number; isAlive?: () => string | null } = {}): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on host:port. Rejects after timeoutMs, or at once with the
+ * Error that `failed` returns (e.g. the service process has exited).
+ */
+export async function waitForPort(port: number, options: { host?: string; timeoutMs?: number; failed?: () => Error | null } = {}): Promise<void> {
   const host = options.host ?? '127.0.0.1';
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const dead = options.isAlive?.() ?? null;
-    if (dead !== null) throw new Error(dead);
+    const failure = options.failed?.() ?? null;
+    if (failure !== null) throw failure;
     if (await canConnect(host, port)) return;
-    if (Date.now() > deadline) throw new Error(`nothing accepted connections on ${host}:${port} within ${options.timeoutMs ?? 15_000} ms`);
+    if (Date.now() > deadline) throw new Error(`nothing accepted connections on ${host}:${port} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -87,13 +87,13 @@ export class ServiceProcess {
     }
     this.exited = new Promise((resolve) => {
       child.once('error', (error) => {
-        this.exitDescription = `${this.name} could not be started: ${error.message}`;
+        this.exitDescription = `could not be started: ${error.message}`;
         running.delete(child);
         if (this.child === child) this.child = undefined;
         resolve();
       });
       child.once('exit', (code, signal) => {
-        this.exitDescription = `${this.name} exited with ${signal ?? `code ${code}`}`;
+        this.exitDescription = `exited with ${signal ?? `code ${code}`}`;
         running.delete(child);
         if (this.child === child) this.child = undefined;
         resolve();

@@ -106,6 +106,10 @@ describe('mosquitto fixture', () => {
     await mosquitto.stop();
   });
 
+  it('fails loudly with mosquitto\'s own output when it cannot start', async () => {
+    await expect(startMosquitto({ users, extraConfig: ['no_such_option 1'] })).rejects.toThrow(/exited with code \d+ before listening[\s\S]*Unknown configuration variable "no_such_option"/);
+  });
+
   it('refuses a wrong password with CONNACK code 5 (not authorised)', async () => {
     const error = await connectClient(mosquitto.url, { username: 'alice', password: 'wrong' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectError);
