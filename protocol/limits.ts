@@ -12,10 +12,10 @@ export const protocolLimits = {
   /** Running totals are uint32 on the wire. */
   counterMax: 0xffff_ffff,
   seqMax: Number.MAX_SAFE_INTEGER,
-  /** Device timestamps more than this far in the future are out of protocol, in ms (1 day). */
-  futureSkewMaxMs: 24 * 60 * 60 * 1000,
-  /** Device timestamps older than this are out of protocol, in ms (30 days of buffered upload). */
-  pastAgeMaxMs: 30 * 24 * 60 * 60 * 1000,
+  /** Device timestamps further than this ahead of receive time are replaced by receive time by ingest, in ms (5 min). */
+  futureSkewMaxMs: 5 * 60 * 1000,
+  /** Readings older than this (device time vs receive time) are dead-lettered by ingest, in ms (7 days). */
+  lateDataMaxMs: 7 * 24 * 60 * 60 * 1000,
   /** 802.11 sequence numbers are 12 bits. */
   seqNumberMax: 4095,
   fingerprintMaxHexChars: 64,

@@ -71,7 +71,8 @@ export const topicFilters = {
     if (!isId(mall)) throw new Error(`invalid mall id: ${JSON.stringify(mall)}`);
     return `${topicRoot}/${mall}/+/+/+`;
   },
-  channelOfMall: (mall: string | '+', channel: Channel): string => {
+  /** `mall` may be '+' for every mall. */
+  channelOfMall: (mall: string, channel: Channel): string => {
     if (mall !== '+' && !isId(mall)) throw new Error(`invalid mall id: ${JSON.stringify(mall)}`);
     return `${topicRoot}/${mall}/+/+/${channel}`;
   },
@@ -97,11 +98,21 @@ export function parsePayload<C extends Channel>(channel: C, payload: Buffer | st
   return { ok: false, reason: describeIssues(result.error.issues) };
 }
 
+/** Anything shaped like a MAC address (colon, dash or no separators), whatever its case. */
+const macLike = /[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}/gi;
+
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
+  const reason = issues
     .slice(0, 3)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      // zod names unknown keys in its message; a key may be a MAC, so only their number is reported.
+      const message = issue.code === 'unrecognized_keys' ? `${issue.keys.length} unexpected field(s)` : issue.message;
+      return `${where}: ${message}`;
+    })
     .join('; ');
+  // Second line of defence: reasons end up in logs and dead letters, which must never hold a raw MAC.
+  return reason.replace(macLike, '<mac>');
 }
 
 export function encodePayload<C extends Channel>(channel: C, payload: PayloadOf<C>): Buffer {

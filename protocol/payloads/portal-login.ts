@@ -51,15 +51,13 @@ export const portalLoginEventSchema = z.strictObject({
 export type PortalLoginEvent = z.infer<typeof portalLoginEventSchema>;
 
 /**
- * A member withdrew analytics consent or asked to be deleted (portal → ingest): ingest removes every device
- * link of this memberRef and stops linking it.
+ * Member-link changes (portal → ingest). `link`: a gateway confirmed server to server, after the login, that the
+ * MAC of a consenting member's device is genuine (WiFiDog), so ingest may link it now. `unlink` / `deleted`:
+ * the member withdrew analytics consent or was deleted; ingest removes every link of this memberRef and stops.
  */
-export const portalMemberEventSchema = z.strictObject({
-  v: z.literal(1),
-  eventId: z.uuid(),
-  ts: epochMsSchema,
-  kind: z.enum(['unlink', 'deleted']),
-  memberRef: hash128Schema,
-});
+export const portalMemberEventSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ v: z.literal(1), eventId: z.uuid(), ts: epochMsSchema, kind: z.literal('link'), memberRef: hash128Schema, linkHash: hash128Schema }),
+  z.strictObject({ v: z.literal(1), eventId: z.uuid(), ts: epochMsSchema, kind: z.enum(['unlink', 'deleted']), memberRef: hash128Schema }),
+]);
 
 export type PortalMemberEvent = z.infer<typeof portalMemberEventSchema>;

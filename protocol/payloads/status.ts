@@ -23,7 +23,8 @@ export const offlineSchema = z.strictObject({
   ts: epochMsSchema.optional(),
 });
 
-export const statusPayloadSchema = z.union([heartbeatSchema, offlineSchema]);
+/** Discriminated on `online`, so a bad heartbeat is reported by field rather than as a failed union. */
+export const statusPayloadSchema = z.discriminatedUnion('online', [heartbeatSchema, offlineSchema]);
 
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export type StatusPayload = z.infer<typeof statusPayloadSchema>;
