@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Component } from '../core/component.ts';
 import type { Logger } from '../core/logger.ts';
@@ -29,7 +29,8 @@ export function buildOpsApp(deps: OpsDeps): FastifyInstance {
   const app = Fastify({
     // pino's Logger is fastify's logger; only the generic parameters differ.
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines would carry query strings; the API logs what it needs itself.
+    logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: 30_000,
     bodyLimit: 1024 * 1024,
   });
