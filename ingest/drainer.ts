@@ -123,6 +123,8 @@ export class Drainer {
       endTimer();
       this.outbox.acknowledge(batch);
       this.metrics.pointsWritten.inc(points.length);
+      const nowMs = Date.now();
+      for (const createdMs of batch.createdMs) this.metrics.storedLatency.observe((nowMs - createdMs) / 1000);
       if (this.storeState.state !== 'ok') this.logger.info({ pending: this.outbox.depthPoints }, 'store reachable again; replaying spool');
       this.storeState = { state: 'ok' };
       this.failures = 0;

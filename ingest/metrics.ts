@@ -12,6 +12,12 @@ export function createIngestMetrics(registry: Registry) {
     pointsRejected: new Counter({ name: 'plaza_ingest_points_rejected_total', help: 'Points the store refused for good (moved aside)', registers }),
     storeErrors: new Counter({ name: 'plaza_ingest_store_errors_total', help: 'Failed store writes', labelNames: ['retryable'] as const, registers }),
     batchSeconds: new Histogram({ name: 'plaza_ingest_batch_write_seconds', help: 'Time to write one batch to the store', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    storedLatency: new Histogram({
+      name: 'plaza_ingest_stored_latency_seconds',
+      help: 'From a message being committed by ingest to its points being accepted by the store',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300],
+      registers,
+    }),
     spoolPoints: new Gauge({ name: 'plaza_ingest_spool_points', help: 'Points waiting in the outbox (the durable spool)', registers }),
     lagSeconds: new Gauge({ name: 'plaza_ingest_consumer_lag_seconds', help: 'Receive time minus device time of the latest reading', registers }),
     durableFailures: new Counter({ name: 'plaza_ingest_state_failures_total', help: 'Messages that could not be made durable (not acknowledged; redelivered)', registers }),

@@ -6,6 +6,8 @@ export interface OutboxBatch {
   lastId: number;
   firstId: number;
   points: Point[];
+  /** When each included outbox row was committed, epoch ms (for publish-to-stored latency). */
+  createdMs: number[];
 }
 
 /**
@@ -14,7 +16,7 @@ export interface OutboxBatch {
  */
 export class Outbox {
   private readonly insert: Database.Statement<[string, number, number]>;
-  private readonly selectFrom: Database.Statement<[number, number], { id: number; points: string; count: number }>;
+  private readonly selectFrom: Database.Statement<[number, number], { id: number; points: string; count: number; created_ms: number }>;
   private readonly deleteUpTo: Database.Statement<[number]>;
   private readonly moveToRejected: Database.Statement<[{ first: number; last: number; error: string; now: number }]>;
   private readonly deleteRange: Database.Statement<[number, number]>;
@@ -39,7 +41,7 @@ export class Outbox {
       );
     `);
     this.insert = db.prepare('INSERT INTO outbox (points, count, created_ms) VALUES (?, ?, ?)');
-    this.selectFrom = db.prepare('SELECT id, points, count FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
+    this.selectFrom = db.prepare('SELECT id, points, count, created_ms FROM outbox WHERE id > ? ORDER BY id LIMIT ?');
     this.deleteUpTo = db.prepare('DELETE FROM outbox WHERE id <= ?');
     this.deleteRange = db.prepare('DELETE FROM outbox WHERE id BETWEEN ? AND ?');
     this.moveToRejected = db.prepare(
@@ -62,13 +64,15 @@ export class Outbox {
     const rows = this.selectFrom.all(0, maxRows);
     if (rows.length === 0) return null;
     const points: Point[] = [];
+    const createdMs: number[] = [];
     let lastId = 0;
     for (const row of rows) {
       if (points.length > 0 && points.length + row.count > maxPoints) break;
       for (const point of JSON.parse(row.points) as Point[]) points.push(point);
+      createdMs.push(row.created_ms);
       lastId = row.id;
     }
-    return { firstId: (rows[0] as { id: number }).id, lastId, points };
+    return { firstId: (rows[0] as { id: number }).id, lastId, points, createdMs };
   }
 
   /** Removes rows the store accepted. */
