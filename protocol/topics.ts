@@ -85,6 +85,11 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: strin
  * the failing field but never echoes field values (which may hold a raw MAC).
  */
 export function parsePayload<C extends Channel>(channel: C, payload: Buffer | string): ParseResult<PayloadOf<C>> {
+  return parseJsonWith(channelSchemas[channel] as z.ZodType<unknown>, payload) as ParseResult<PayloadOf<C>>;
+}
+
+/** Parses JSON and validates it with a schema, with the same size bound and value-free reasons as device payloads. */
+export function parseJsonWith<T>(schema: z.ZodType<T>, payload: Buffer | string): ParseResult<T> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > protocolLimits.maxPacketBytes) return { ok: false, reason: `payload too large (${size} bytes)` };
   let json: unknown;
@@ -93,8 +98,8 @@ export function parsePayload<C extends Channel>(channel: C, payload: Buffer | st
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
-  const result = channelSchemas[channel].safeParse(json);
-  if (result.success) return { ok: true, value: result.data as PayloadOf<C> };
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
   return { ok: false, reason: describeIssues(result.error.issues) };
 }
 
