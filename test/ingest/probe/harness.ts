@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { configSchema } from '../../../core/config.ts';
 import { createLogger } from '../../../core/logger.ts';
 import { ProbeProcessor } from '../../../ingest/probe/processor.ts';
 import type { ProbeProcessorOptions } from '../../../ingest/probe/options.ts';
@@ -15,7 +16,8 @@ export const minuteMs = 60_000;
 export const t0 = Date.parse('2026-03-10T02:00:00Z');
 export const masterSecret = 'test-master-secret-0123456789';
 
-export type MallsConfig = ConstructorParameters<typeof Settings>[0];
+/** The `malls` config section as a user writes it (defaults filled in by the real schema). */
+export type MallsConfig = Record<string, { timeZone?: string; stores?: Record<string, Record<string, number>> }>;
 
 export interface SightingInput {
   mac: string;
@@ -48,7 +50,7 @@ export class ProbeHarness {
   }
 
   newProcessor(): ProbeProcessor {
-    const processor = new ProbeProcessor({ masterSecret, settings: new Settings(this.malls), logger: createLogger('silent'), ...this.overrides });
+    const processor = new ProbeProcessor({ masterSecret, settings: new Settings(configSchema.parse({ malls: this.malls }).malls), logger: createLogger('silent'), ...this.overrides });
     processor.migrate(this.db);
     return processor;
   }

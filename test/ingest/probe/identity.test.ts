@@ -84,7 +84,7 @@ describe('randomized MACs', () => {
     expect(h.value('presence', t0 + 2 * minuteMs)).toMatchObject({ devices: 1 });
     h.tick(t0 + 3_600_000);
     const visits = h.points('visit');
-    expect(visits.map((v) => v.dwell_s).sort((x, y) => x - y)).toEqual([69, 130]); // B: 0.5 s → 70 s, dwell floors to whole seconds
+    expect(visits.map((v) => v.dwell_s).sort((x, y) => (x ?? 0) - (y ?? 0))).toEqual([69, 130]); // B: 0.5 s → 70 s, dwell floors to whole seconds
     expect(visits.every((v) => v.randomized === 1 && v.estimated === 0)).toBe(true);
   });
 
