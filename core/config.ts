@@ -4,7 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idSchema } from '../protocol/ids.ts';
 
-const port = z.coerce.number().int().min(0).max(65535);
+// Digits only: z.coerce alone reads ' ' as 0 (a random port) and '0x50' as 80.
+const port = z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a port number')]).pipe(z.coerce.number<string | number>().int().min(0).max(65535));
 const optionalPort = port.optional();
 const nonEmpty = z.string().min(1);
 const url = z.url();
@@ -257,11 +258,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       problems.push(`${name}: ${issue.message}${shown}`);
     }
   }
+  const tls = result.success ? result.data.mqtt : undefined;
+  // Reported with the other problems, not after them, so one run shows everything to fix.
+  if (tls !== undefined && ((tls.tlsCert === undefined) !== (tls.tlsKey === undefined) || (tls.tlsPort !== undefined && tls.tlsCert === undefined))) {
+    problems.push('PLAZA_MQTT_TLS_PORT, PLAZA_MQTT_TLS_CERT, PLAZA_MQTT_TLS_KEY: TLS needs a port, a certificate and a key');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = (result as { data: Config }).data;
-  if ((config.mqtt.tlsCert === undefined) !== (config.mqtt.tlsKey === undefined) || (config.mqtt.tlsPort !== undefined && config.mqtt.tlsCert === undefined)) {
-    throw new ConfigError(['PLAZA_MQTT_TLS_PORT, PLAZA_MQTT_TLS_CERT, PLAZA_MQTT_TLS_KEY: TLS needs a port, a certificate and a key']);
-  }
   return { ...config, dataDir: path.resolve(config.dataDir) };
 }
 
@@ -272,7 +275,8 @@ function describeValue(raw: Record<string, unknown>, keys: readonly PropertyKey[
     node = (node as Record<PropertyKey, unknown>)[key];
   }
   if (node === undefined || typeof node === 'object') return '';
-  const text = String(node);
+  // A URL may carry credentials (mqtt://user:secret@host); they never reach the message.
+  const text = String(node as string | number | boolean).replace(/\/\/[^/@\s]*@/, '//***@');
   return ` (got ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)})`;
 }
 
