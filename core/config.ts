@@ -276,7 +276,7 @@ function describeValue(raw: Record<string, unknown>, keys: readonly PropertyKey[
   }
   if (node === undefined || typeof node === 'object') return '';
   // A URL may carry credentials (mqtt://user:secret@host); they never reach the message.
-  const text = String(node as string | number | boolean).replace(/\/\/[^/@\s]*@/, '//***@');
+  const text = (typeof node === 'string' ? node : (JSON.stringify(node) ?? '')).replace(/\/\/[^/@\s]*@/, '//***@');
   return ` (got ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)})`;
 }
 
