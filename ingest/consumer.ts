@@ -1,6 +1,6 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.ts';
-import { topicFilters } from '../protocol/topics.ts';
+import { topicFilters, topicRoot } from '../protocol/topics.ts';
 
 export interface ConsumerOptions {
   url: string;
@@ -42,7 +42,11 @@ export class Consumer {
   /** Subscription filters: one per channel, per mall when partitioned (no shared subscriptions needed). */
   get filters(): string[] {
     const malls = this.options.malls ?? ['+'];
-    return malls.flatMap((mall) => readingChannels.map((channel) => topicFilters.channelOfMall(mall, channel)));
+    return malls.flatMap((mall) => [
+      ...readingChannels.map((channel) => topicFilters.channelOfMall(mall, channel)),
+      `${topicRoot}/${mall}/_portal/+/login`,
+      `${topicRoot}/${mall}/_portal/+/member`,
+    ]);
   }
 
   async start(): Promise<void> {

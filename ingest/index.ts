@@ -9,6 +9,8 @@ import { DoorProcessor } from './door/processor.ts';
 import { defaultDrainerOptions, Drainer } from './drainer.ts';
 import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
 import { Outbox } from './outbox.ts';
+import { MemberLinks } from './portal/member-links.ts';
+import { PortalProcessor } from './portal/processor.ts';
 import { type DeviceDirectory, Pipeline } from './pipeline.ts';
 import type { Processor } from './processor.ts';
 import { Settings } from './settings.ts';
@@ -22,8 +24,8 @@ export interface IngestDeps {
   metrics: Registry;
   store: TimeSeriesStore;
   directory: DeviceDirectory;
-  /** Builds the probe processor (it needs the pseudonymisation master secret). */
-  probe: (settings: Settings) => Processor<'probe'>;
+  /** Builds the probe processor (it needs the pseudonymisation master secret and the member links). */
+  probe: (settings: Settings, links: MemberLinks) => Processor<'probe'>;
   mqtt: { url: string; username: string; password: string };
 }
 
@@ -50,6 +52,7 @@ export class Ingest implements Component {
   private drainer: Drainer | undefined;
   private pipeline: Pipeline | undefined;
   private door: DoorProcessor | undefined;
+  private portal: PortalProcessor | undefined;
   private outbox: Outbox | undefined;
   private timers: NodeJS.Timeout[] = [];
   private storeOpen = false;
@@ -70,7 +73,16 @@ export class Ingest implements Component {
     const outbox = new Outbox(db);
     this.outbox = outbox;
     const deadLetters = new DeadLetters(db, this.ingestMetrics.invalid, logger.child({ part: 'dead-letters' }));
-    this.pipeline = new Pipeline(db, { door: this.door, probe: this.deps.probe(settings), status: new StatusProcessor() }, outbox, deadLetters, this.deps.directory, this.ingestMetrics);
+    const links = new MemberLinks();
+    this.portal = new PortalProcessor(links);
+    this.pipeline = new Pipeline(
+      db,
+      { door: this.door, probe: this.deps.probe(settings, links), status: new StatusProcessor(), portal: this.portal },
+      outbox,
+      deadLetters,
+      this.deps.directory,
+      this.ingestMetrics,
+    );
     const drainer = new Drainer(
       outbox,
       this.deps.store,
@@ -130,6 +142,10 @@ export class Ingest implements Component {
     return this.door?.stats;
   }
 
+  get portalStats(): PortalProcessor['stats'] | undefined {
+    return this.portal?.stats;
+  }
+
   private onMessage(topic: string, payload: Buffer, receivedAtMs: number): void {
     const pipeline = this.pipeline;
     if (pipeline === undefined) throw new Error('ingest is not running');
@@ -157,7 +173,7 @@ export class Ingest implements Component {
 
   private prune(): void {
     try {
-      const removed = this.door?.prune(Date.now()) ?? 0;
+      const removed = (this.door?.prune(Date.now()) ?? 0) + (this.portal?.prune(Date.now()) ?? 0);
       if (removed > 0) this.deps.logger.info({ removed }, 'pruned door working state');
     } catch (error) {
       this.deps.logger.error({ err: error }, 'prune failed');

@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
+import { parsePortalTopic, platformTopicSchemas } from '../protocol/platform.ts';
 import type { DeviceKind } from '../protocol/topics.ts';
-import { type Channel, type DeviceTopic, parseDeviceTopic, parsePayload, readingChannelOf } from '../protocol/topics.ts';
+import { type Channel, type DeviceTopic, parseDeviceTopic, parseJsonWith, parsePayload, readingChannelOf } from '../protocol/topics.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
+import type { PortalProcessor } from './portal/processor.ts';
 import { type Processor, RejectedReading } from './processor.ts';
 import type { Point } from './store/types.ts';
 
@@ -16,6 +18,7 @@ export interface Processors {
   door: Processor<'door'>;
   probe: Processor<'probe'>;
   status: Processor<'status'>;
+  portal: PortalProcessor;
 }
 
 export type Outcome = 'stored' | 'invalid' | 'rejected' | 'ignored';
@@ -37,11 +40,11 @@ export class Pipeline {
     private readonly directory: DeviceDirectory,
     private readonly metrics: IngestMetrics,
   ) {
-    for (const processor of Object.values(processors)) processor.migrate(db);
+    for (const processor of Object.values(processors) as { migrate(db: Database.Database): void }[]) processor.migrate(db);
     this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number) => this.handleInTx(topic, payload, receivedAtMs));
     this.tickTx = db.transaction((nowMs: number) => {
       let count = 0;
-      for (const processor of Object.values(this.processors) as Processor<'door' | 'probe' | 'status'>[]) {
+      for (const processor of [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[]) {
         const points = processor.tick?.(nowMs) ?? [];
         this.outbox.append(points);
         count += points.length;
@@ -60,6 +63,8 @@ export class Pipeline {
   }
 
   private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number): Outcome {
+    const portalTopic = parsePortalTopic(topicText);
+    if (portalTopic !== null) return this.handlePortal(portalTopic, payload, receivedAtMs);
     const topic = parseDeviceTopic(topicText);
     this.metrics.received.inc({ channel: topic?.channel ?? 'unknown' });
     const dead = (reason: string, kind: 'invalid' | 'rejected'): Outcome => {
@@ -81,6 +86,26 @@ export class Pipeline {
       if (error instanceof RejectedReading) return dead(error.message, 'rejected');
       throw error;
     }
+  }
+
+  /** Portal events; the broker lets only the portal's service account publish them. */
+  private handlePortal(topic: NonNullable<ReturnType<typeof parsePortalTopic>>, payload: Buffer, receivedAtMs: number): Outcome {
+    this.metrics.received.inc({ channel: topic.kind });
+    const dead = (reason: string): Outcome => {
+      this.deadLetters.record({ topic: null, reason: `${topic.kind} from portal ${topic.portalId}: ${reason}`, sizeBytes: payload.length, receivedAtMs }, 'invalid');
+      return 'invalid';
+    };
+    if (topic.kind === 'portalLogin') {
+      const parsed = parseJsonWith(platformTopicSchemas.portalLogin, payload);
+      if (!parsed.ok) return dead(parsed.reason);
+      if (parsed.value.mall !== topic.mall) return dead('event mall differs from its topic');
+      this.outbox.append(this.processors.portal.login(parsed.value));
+      return 'stored';
+    }
+    const parsed = parseJsonWith(platformTopicSchemas.portalMember, payload);
+    if (!parsed.ok) return dead(parsed.reason);
+    this.outbox.append(this.processors.portal.member(parsed.value));
+    return 'stored';
   }
 
   private dispatch(topic: DeviceTopic, payload: Buffer, receivedAtMs: number): Point[] | null {
