@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idSchema } from '../protocol/ids.ts';
+import { gatewaySettingsSchema } from '../portal/gateways/settings.ts';
 
 // Digits only: z.coerce alone reads ' ' as 0 (a random port) and '0x50' as 80.
 const port = z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a port number')]).pipe(z.coerce.number<string | number>().int().min(0).max(65535));
@@ -47,6 +48,8 @@ const portalMallSchema = z.strictObject({
   venueInfoUrl: httpUrl.optional(),
   /** Access point / gateway node id, as the gateway reports it → store id, for login events. */
   apStores: z.record(z.string().min(1).max(64), idSchema).default({}),
+  /** The mall's captive-portal gateway (portal/gateways/settings.ts); without one the portal runs in plain mode. */
+  gateway: gatewaySettingsSchema.optional(),
 });
 
 /** The captive portal (portal/). Rate limits are per phone and per (gateway, client MAC), never per IP. */
@@ -254,7 +257,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     for (const issue of result.error.issues) {
       const key = issue.path.join('.');
       const name = pathToEnv.get(key) ?? (key === '' ? '(config)' : key);
-      const shown = secretPaths.has(key) ? '' : describeValue(raw, issue.path);
+      const shown = secretPaths.has(key) || /\.gateway\.(faskey|password|apiKey)$/.test(key) ? '' : describeValue(raw, issue.path);
       problems.push(`${name}: ${issue.message}${shown}`);
     }
   }
