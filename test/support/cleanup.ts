@@ -1,6 +1,7 @@
 /**
  * Teardown that must happen however the test process ends. Vitest ends its workers with SIGTERM, which skips
- * 'exit' handlers, so the signal is turned into an orderly exit. Services are killed before their dirs go.
+ * 'exit' handlers, so teardown also runs on the signal before it takes its normal course. Services are killed
+ * before their dirs go. Tests must not signal their own process (spawn a child to test signal handling).
  */
 type Phase = 'processes' | 'files';
 
@@ -28,7 +29,8 @@ export function atExit(phase: Phase, task: () => void): void {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.once(signal, () => {
       runAll();
-      process.exit(128 + (signal === 'SIGTERM' ? 15 : signal === 'SIGINT' ? 2 : 1));
+      // Let the signal end the process as it would have without us, unless someone else now handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   }
 }
