@@ -70,6 +70,10 @@ describe('authentication', () => {
     expect(await refusalCode(tb.url, asDevice(revoked))).toBe(4);
   });
 
+  it('refuses MQTT 5 (aedes speaks 3.1.1), even with valid credentials', async () => {
+    expect(await refusalCode(tb.url, asDevice(doorDev, { protocolVersion: 5 }))).toBe(1); // unacceptable protocol version
+  });
+
   it('refuses a connection without credentials', async () => {
     expect(await refusalCode(tb.url, { clientId: 'anon' })).toBe(4);
   });
