@@ -6,6 +6,10 @@ import { buildOpsApp } from '../../ops/server.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const token = 'ops-token-for-tests-0123456789';
+
+interface FootfallBody {
+  stores: { store: string; entries: number; exits: number; intervals: { ts: string; entries: number; exits: number }[] }[];
+}
 const t0 = Date.parse('2026-11-27T02:00:00Z');
 
 describe('ops API', () => {
@@ -43,7 +47,7 @@ describe('ops API', () => {
     const down = await app.inject({ url: '/health' });
     healthy = true;
     expect(down.statusCode).toBe(503);
-    expect(down.json().reasons).toEqual(['ingest: MQTT broker unreachable']);
+    expect(down.json<{ reasons: string[] }>().reasons).toEqual(['ingest: MQTT broker unreachable']);
   });
 
   it('serves Prometheus metrics', async () => {
@@ -60,25 +64,25 @@ describe('ops API', () => {
   it('returns entries and exits per store and interval', async () => {
     const response = await app.inject({ url: `/api/footfall?mall=m1&from=${new Date(t0).toISOString()}&to=${t0 + 7_200_000}&every=1h`, headers: auth });
     expect(response.statusCode).toBe(200);
-    const body = response.json();
-    expect(body.stores.map((s: { store: string; entries: number; exits: number }) => [s.store, s.entries, s.exits])).toEqual([
+    const body = response.json<FootfallBody>();
+    expect(body.stores.map((s) => [s.store, s.entries, s.exits])).toEqual([
       ['a', 240, 120],
       ['b', 120, 0],
     ]);
-    expect(body.stores[0].intervals).toHaveLength(2);
-    expect(body.stores[0].intervals[0]).toEqual({ ts: new Date(t0).toISOString(), entries: 120, exits: 60 });
+    expect(body.stores[0]?.intervals).toHaveLength(2);
+    expect(body.stores[0]?.intervals[0]).toEqual({ ts: new Date(t0).toISOString(), entries: 120, exits: 60 });
   });
 
   it('filters by store list', async () => {
     const response = await app.inject({ url: `/api/footfall?mall=m1&store=b&from=${t0}&to=${t0 + 7_200_000}&every=1d`, headers: auth });
-    expect(response.json().stores.map((s: { store: string }) => s.store)).toEqual(['b']);
+    expect(response.json<FootfallBody>().stores.map((s) => s.store)).toEqual(['b']);
   });
 
   it('rejects invalid parameters with a clear message and no internals', async () => {
     for (const query of ['mall=M1&from=0', 'mall=m1&from=yesterday', 'mall=m1&from=0&every=5x', 'mall=m1&from=0&every=1s', "mall=m1'&from=0", 'mall=m1&from=0&extra=1']) {
       const response = await app.inject({ url: `/api/footfall?${query}`, headers: auth });
       expect(response.statusCode, query).toBe(400);
-      expect(response.json().error).toBeTypeOf('string');
+      expect(response.json<{ error: unknown }>().error).toBeTypeOf('string');
     }
     const reversed = await app.inject({ url: `/api/footfall?mall=m1&from=${t0}&to=${t0 - 1}`, headers: auth });
     expect(reversed.statusCode).toBe(400);
