@@ -16,7 +16,7 @@ import type { Processor } from './processor.ts';
 import { Settings } from './settings.ts';
 import { openStateDb } from './state-db.ts';
 import { StatusProcessor } from './status-processor.ts';
-import type { TimeSeriesStore } from './store/types.ts';
+import type { Point, TimeSeriesStore } from './store/types.ts';
 
 export interface IngestDeps {
   config: Config;
@@ -58,6 +58,7 @@ export class Ingest implements Component {
   private storeOpen = false;
   private stopped = false;
   private readonly ingestMetrics: IngestMetrics;
+  private readonly committedListeners: ((points: readonly Point[]) => void)[] = [];
 
   constructor(private readonly deps: IngestDeps) {
     this.ingestMetrics = createIngestMetrics(deps.metrics);
@@ -83,6 +84,7 @@ export class Ingest implements Component {
       this.deps.directory,
       this.ingestMetrics,
     );
+    for (const listener of this.committedListeners) this.pipeline.onCommitted(listener);
     const drainer = new Drainer(
       outbox,
       this.deps.store,
@@ -131,6 +133,14 @@ export class Ingest implements Component {
     const storeState = !this.storeOpen ? 'opening' : (this.drainer?.state.state ?? 'opening');
     if (storeState === 'spooling' && this.drainer?.state.state === 'spooling') reasons.push(`store unreachable, spooling: ${this.drainer.state.lastError}`);
     return { ok: broker === 'connected', broker, store: storeState, spoolPoints: this.outbox?.depthPoints ?? 0, reasons };
+  }
+
+  /**
+   * Points as soon as they are committed (before they reach the store): for the live view and alerts, so
+   * they update within a second of a reading arriving. Register before start().
+   */
+  onCommitted(listener: (points: readonly Point[]) => void): void {
+    this.committedListeners.push(listener);
   }
 
   /** Writes everything pending to the store now (tests, benchmarks). */

@@ -31,6 +31,9 @@ export type Outcome = 'stored' | 'invalid' | 'rejected' | 'ignored';
 export class Pipeline {
   private readonly handleTx: (topic: string, payload: Buffer, receivedAtMs: number) => Outcome;
   private readonly tickTx: (nowMs: number) => number;
+  private readonly listeners: ((points: readonly Point[]) => void)[] = [];
+  /** Points appended in the current transaction, handed to listeners once it committed. */
+  private committed: Point[] = [];
 
   constructor(
     db: Database.Database,
@@ -46,7 +49,7 @@ export class Pipeline {
       let count = 0;
       for (const processor of [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[]) {
         const points = processor.tick?.(nowMs) ?? [];
-        this.outbox.append(points);
+        this.append(points);
         count += points.length;
       }
       return count;
@@ -54,12 +57,47 @@ export class Pipeline {
   }
 
   handle(topic: string, payload: Buffer, receivedAtMs: number): Outcome {
-    return this.handleTx(topic, payload, receivedAtMs);
+    try {
+      const outcome = this.handleTx(topic, payload, receivedAtMs);
+      this.emitCommitted();
+      return outcome;
+    } finally {
+      this.committed = [];
+    }
   }
 
   /** Periodic processor work; returns the number of points appended. */
   tick(nowMs: number): number {
-    return this.tickTx(nowMs);
+    try {
+      const count = this.tickTx(nowMs);
+      this.emitCommitted();
+      return count;
+    } finally {
+      this.committed = [];
+    }
+  }
+
+  /** Calls the listener with the points of every committed message or tick (live views, alerts). */
+  onCommitted(listener: (points: readonly Point[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private append(points: readonly Point[]): void {
+    if (points.length === 0) return;
+    this.outbox.append(points);
+    for (const point of points) this.committed.push(point);
+  }
+
+  private emitCommitted(): void {
+    if (this.committed.length === 0) return;
+    const points = this.committed;
+    for (const listener of this.listeners) {
+      try {
+        listener(points);
+      } catch {
+        // A listener's failure must not affect ingest; listeners log their own errors.
+      }
+    }
   }
 
   private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number): Outcome {
@@ -80,7 +118,7 @@ export class Pipeline {
     try {
       const points = this.dispatch(topic, payload, receivedAtMs);
       if (points === null) return 'invalid';
-      this.outbox.append(points);
+      this.append(points);
       return 'stored';
     } catch (error) {
       if (error instanceof RejectedReading) return dead(error.message, 'rejected');
@@ -99,12 +137,12 @@ export class Pipeline {
       const parsed = parseJsonWith(platformTopicSchemas.portalLogin, payload);
       if (!parsed.ok) return dead(parsed.reason);
       if (parsed.value.mall !== topic.mall) return dead('event mall differs from its topic');
-      this.outbox.append(this.processors.portal.login(parsed.value));
+      this.append(this.processors.portal.login(parsed.value));
       return 'stored';
     }
     const parsed = parseJsonWith(platformTopicSchemas.portalMember, payload);
     if (!parsed.ok) return dead(parsed.reason);
-    this.outbox.append(this.processors.portal.member(parsed.value));
+    this.append(this.processors.portal.member(parsed.value));
     return 'stored';
   }
 
