@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { TimeSeriesStore } from '../ingest/store/types.ts';
 import { bearerGuard } from './auth.ts';
 import { registerFootfallRoutes } from './routes/api/footfall.ts';
+import { registerPosRoutes } from './routes/api/pos.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
 /** A component's health; components add their own detail fields, which /health shows as they are. */
@@ -48,6 +49,7 @@ export function buildOpsApp(deps: OpsDeps): FastifyInstance {
     async (api) => {
       api.addHook('onRequest', bearerGuard(deps.token));
       registerFootfallRoutes(api, deps);
+      registerPosRoutes(api, deps);
     },
     { prefix: '/api' },
   );
