@@ -44,13 +44,16 @@ export function registerCodeFlow(app: FastifyInstance, ctx: PortalContext, purpo
   const page = (state: FlowState, lang: Language, path: string): PageContext => pageContext(ctx, lang, state.mall, (l) => flowHref(path, ctx.tokens.seal(state), l));
   const needsArrival = purpose !== 'mydata';
 
-  app.get(base, async (request, reply) => {
-    const query = flowQuery.safeParse(request.query);
-    const lang = languageOf(ctx, request, query.data?.lang);
-    const state = ctx.tokens.open(query.data?.t);
-    if (state === null || (needsArrival && state.arrival === undefined)) return expiredPage(ctx, reply, lang);
-    return sendPage(reply, 200, codeRequestPage(page(state, lang, base), purpose, form(state), {}));
-  });
+  // The my-data entry page makes its own flow (no gateway arrival); the others continue one.
+  if (needsArrival) {
+    app.get(base, async (request, reply) => {
+      const query = flowQuery.safeParse(request.query);
+      const lang = languageOf(ctx, request, query.data?.lang);
+      const state = ctx.tokens.open(query.data?.t);
+      if (state?.arrival === undefined) return expiredPage(ctx, reply, lang);
+      return sendPage(reply, 200, codeRequestPage(page(state, lang, base), purpose, form(state), {}));
+    });
+  }
 
   app.post(base, async (request, reply) => {
     const body = requestForm.safeParse(request.body);

@@ -19,7 +19,7 @@ const actionForm = z.strictObject({
 
 /** "My data": reached from the privacy notice; withdraw consents or be unlinked and deleted, after a code check. */
 export function registerMyDataRoutes(app: FastifyInstance, ctx: PortalContext): void {
-  const allMalls = (): string[] => [...new Set([...Object.keys(ctx.portal.malls), ...Object.keys(ctx.options.config.malls)])];
+  const allMalls = (): string[] => [...new Set([...Object.keys(ctx.portal.malls), ...Object.keys(ctx.options.config.malls), ...ctx.options.gateways.keys()])];
   const announce = (kind: 'unlink' | 'deleted', memberId: string): void => {
     // Members are not tied to one mall: every mall's ingest must drop the links.
     for (const mall of allMalls()) ctx.options.publish(platformTopics.portalMember(mall, ctx.portal.id), ctx.options.events.memberGone(kind, memberId));
