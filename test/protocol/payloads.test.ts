@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { protocolLimits } from '../../protocol/limits.ts';
 import { isRandomizedMac } from '../../protocol/mac.ts';
+import type { DoorPayload } from '../../protocol/payloads/door.ts';
 import { type Channel, encodePayload, parsePayload } from '../../protocol/topics.ts';
 
 const ts = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -8,15 +9,17 @@ const mac = 'a4:5e:60:d1:22:9b';
 const macPattern = /[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}/i;
 
 /** The examples in docs/protocol.md, verbatim in meaning. */
+const doorExample: DoorPayload = { v: 1, boot: '7f3a9c01', seq: 42, ts, in: 118, out: 97 };
+const sightingExample = { mac, rssi: -61, ts: ts - 4200, fp: '9c1d2e7a5b3f4a60', sn: 1877 };
 const examples = {
-  door: { v: 1, boot: '7f3a9c01', seq: 42, ts, in: 118, out: 97 },
+  door: doorExample,
   probe: {
     v: 1,
     boot: '7f3a9c01',
     seq: 1043,
     ts,
     obs: [
-      { mac, rssi: -61, ts: ts - 4200, fp: '9c1d2e7a5b3f4a60', sn: 1877 },
+      sightingExample,
       { mac: 'DA:A1:19:00:7B:0C', rssi: -78, ts: ts - 1900, assoc: false },
     ],
   },
@@ -65,7 +68,7 @@ describe('documented examples', () => {
 
 describe('malformed payloads', () => {
   const { door, probe, heartbeat, config } = examples;
-  const sighting = probe.obs[0];
+  const sighting = sightingExample;
   const without = <T extends object>(value: T, key: keyof T): Partial<T> => {
     const copy = { ...value };
     delete copy[key];
