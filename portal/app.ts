@@ -23,7 +23,6 @@ export const securityHeaders: Record<string, string> = {
 export async function portalApp(app: FastifyInstance, options: PortalAppOptions & { context?: (ctx: PortalContext) => void }): Promise<void> {
   const ctx = createPortalContext(options);
   options.context?.(ctx);
-  await app.register(formbody, { bodyLimit: 8 * 1024 });
 
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(securityHeaders)) reply.header(name, value);
@@ -46,11 +45,16 @@ export async function portalApp(app: FastifyInstance, options: PortalAppOptions 
     return sendPage(reply, status, messagePage(page, status === 500 ? page.m.errors.server : page.m.errors.badRequest, status === 500 ? page.m.errors.server : page.m.errors.badRequest));
   });
 
-  registerArriveRoutes(app, ctx);
-  registerLoginRoutes(app, ctx);
-  registerConnectingRoute(app, ctx);
-  registerMyDataRoutes(app, ctx);
-  registerInfoRoutes(app, ctx);
+  // The shopper-facing pages take urlencoded forms only; gateway endpoints get their own scopes and parsers.
+  await app.register(async (pages) => {
+    pages.removeContentTypeParser('application/json');
+    await pages.register(formbody, { bodyLimit: 8 * 1024 });
+    registerArriveRoutes(pages, ctx);
+    registerLoginRoutes(pages, ctx);
+    registerConnectingRoute(pages, ctx);
+    registerMyDataRoutes(pages, ctx);
+    registerInfoRoutes(pages, ctx);
+  });
   // Endpoints the gateways call themselves (openNDS authmon, WiFiDog /auth and /ping), one prefix per mall.
   for (const [mall, adapter] of options.gateways) {
     if (adapter.registerRoutes !== undefined) {

@@ -7,7 +7,8 @@ import { GatewayError } from '../gateways/types.ts';
 import { messagePage, startPage } from '../views/pages.ts';
 
 const paramsSchema = z.strictObject({ mall: idSchema });
-const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
+// lang is checked by languageOf; a bad value falls back instead of spoiling the whole query.
+const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
 
 /** Landing from a gateway redirect (`/m/<mall>/?…`) and the choice page. */
 export function registerArriveRoutes(app: FastifyInstance, ctx: PortalContext): void {

@@ -8,8 +8,9 @@ import type { CodeOutcome } from '../otp/service.ts';
 import type { PageContext } from '../views/layout.ts';
 import { type CodePurpose, codeRequestPage, codeVerifyPage, messagePage } from '../views/pages.ts';
 
-const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
-const formBase = { t: z.string().max(4096), csrf: z.string().max(64), lang: z.string().max(8).optional() };
+// lang is checked by languageOf; a bad value falls back instead of spoiling the whole query.
+const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
+const formBase = { t: z.string().max(4096), csrf: z.string().max(64), lang: z.string().max(64).optional() };
 const requestForm = z.strictObject({ ...formBase, identifier: z.string().max(64), name: z.string().max(200).optional() });
 const verifyForm = z.strictObject({
   ...formBase,

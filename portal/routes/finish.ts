@@ -74,7 +74,7 @@ export async function finishLogin(ctx: PortalContext, request: FastifyRequest, r
   }
 }
 
-const waitQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
+const waitQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
 
 /** `/connecting`: re-checked by meta refresh while a pending grant (openNDS level 3) waits for the gateway. */
 export function registerConnectingRoute(app: FastifyInstance, ctx: PortalContext): void {

@@ -7,8 +7,9 @@ import { catalogues } from '../i18n/index.ts';
 import { stylesheet } from '../views/layout.ts';
 import { infoPage, successPage } from '../views/pages.ts';
 
-const infoQuery = z.object({ lang: z.string().max(8).optional(), m: z.string().max(64).optional() });
-const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
+const infoQuery = z.object({ lang: z.unknown(), m: z.string().max(64).optional() });
+// lang is checked by languageOf; a bad value falls back instead of spoiling the whole query.
+const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
 
 /** Privacy notice, terms, success page, stylesheets and the RFC 8908 captive-portal API. */
 export function registerInfoRoutes(app: FastifyInstance, ctx: PortalContext): void {
@@ -57,7 +58,7 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: PortalContext): vo
   // RFC 8908: the API URL comes from DHCP option 114 / RA (RFC 8910); one per mall.
   app.get('/m/:mall/api/captive', async (request, reply) => {
     const mall = (request.params as { mall?: string }).mall ?? '';
-    if (!idSchema.safeParse(mall).success || !isKnownMall(ctx, mall)) return reply.code(404).type('application/captive+json').send(JSON.stringify({ captive: true }));
+    if (!idSchema.safeParse(mall).success || !isKnownMall(ctx, mall)) return reply.code(404).header('content-type', 'application/captive+json').send(Buffer.from(JSON.stringify({ captive: true })));
     const base = baseUrl(ctx, request);
     const secondsRemaining = ctx.grants.secondsRemaining(mall, request.ip);
     const body: Record<string, unknown> = { captive: secondsRemaining === undefined, 'user-portal-url': `${base}/m/${mall}/` };
@@ -67,6 +68,6 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: PortalContext): vo
       body['seconds-remaining'] = secondsRemaining;
       body['can-extend-session'] = false;
     }
-    return reply.type('application/captive+json').header('cache-control', 'private, no-store').send(JSON.stringify(body));
+    return reply.header('content-type', 'application/captive+json').header('cache-control', 'private, no-store').send(Buffer.from(JSON.stringify(body)));
   });
 }

@@ -9,8 +9,9 @@ import { guestPage, messagePage } from '../views/pages.ts';
 import { expiredPage, registerCodeFlow } from './code-flow.ts';
 import { finishLogin } from './finish.ts';
 
-const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
-const guestForm = z.strictObject({ t: z.string().max(4096), csrf: z.string().max(64), lang: z.string().max(8).optional(), terms: z.literal('yes').optional() });
+// lang is checked by languageOf; a bad value falls back instead of spoiling the whole query.
+const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
+const guestForm = z.strictObject({ t: z.string().max(4096), csrf: z.string().max(64), lang: z.string().max(64).optional(), terms: z.literal('yes').optional() });
 
 /** Records terms acceptance and any optional consent ticked now; returns the member's consents after that. */
 function recordConsents(ctx: PortalContext, memberId: string, lang: Language, ticked: { analytics: boolean; marketing: boolean }): { analytics: boolean; marketing: boolean } {

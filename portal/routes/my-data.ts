@@ -8,12 +8,13 @@ import { catalogues } from '../i18n/index.ts';
 import { codeRequestPage, manageDataPage, messagePage } from '../views/pages.ts';
 import { expiredPage, registerCodeFlow } from './code-flow.ts';
 
-const startQuery = z.object({ lang: z.string().max(8).optional(), m: z.string().max(64).optional() });
-const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.string().max(8).optional() });
+const startQuery = z.object({ lang: z.unknown(), m: z.string().max(64).optional() });
+// lang is checked by languageOf; a bad value falls back instead of spoiling the whole query.
+const flowQuery = z.object({ t: z.string().max(4096).optional(), lang: z.unknown() });
 const actionForm = z.strictObject({
   t: z.string().max(4096),
   csrf: z.string().max(64),
-  lang: z.string().max(8).optional(),
+  lang: z.string().max(64).optional(),
   action: z.enum(['withdraw-analytics', 'withdraw-marketing', 'delete']),
 });
 
