@@ -1,6 +1,6 @@
 import type { Changes } from './changes.ts';
 import type { LocalDay } from './days.ts';
-import type { ProbeStatements, VisitRow } from './state.ts';
+import type { ProbeStatements, VisitHotColumns, VisitRow } from './state.ts';
 import { MinuteBits, type Visit } from './visits.ts';
 
 /** How a device's identity was established; decides whether its figures are estimates. */
@@ -34,6 +34,15 @@ export interface Ident {
   dirty: boolean;
 }
 
+/** Identities of one store with one hashed fingerprint whose tail is recent; complete from `fromMs` on. */
+interface FingerprintGroup {
+  fromMs: number;
+  members: Set<Ident>;
+}
+
+/** Group members whose tail is older than this behind the query are dropped (and reloaded if a late batch needs them), in ms. */
+const groupPruneSlackMs = 10 * 60 * 1000;
+
 export interface ClusterQuery {
   mall: string;
   store: string;
@@ -52,6 +61,7 @@ export interface ClusterQuery {
 export class Identities {
   private readonly idents = new Map<string, Ident | null>();
   private readonly aliases = new Map<string, string | null>();
+  private readonly groups = new Map<string, FingerprintGroup>();
   private readonly dirtyIdents = new Set<Ident>();
   private readonly newAliases: { mall: string; store: string; mac: string; identity: string; day: string }[] = [];
 
@@ -64,6 +74,7 @@ export class Identities {
   clear(): void {
     this.idents.clear();
     this.aliases.clear();
+    this.groups.clear();
     this.dirtyIdents.clear();
     this.newAliases.length = 0;
   }
@@ -75,6 +86,9 @@ export class Identities {
       const row = this.s.identGet.get(mall, store, identity);
       ident = null;
       if (row !== undefined) {
+        const visitRows = this.s.visitsOf.all(mall, store, identity);
+        let tail: VisitRow | undefined;
+        for (const visit of visitRows) if (visit.tail_ms !== null && (tail?.tail_ms ?? Number.NEGATIVE_INFINITY) < visit.tail_ms) tail = visit;
         ident = {
           mall,
           store,
@@ -84,9 +98,9 @@ export class Identities {
           kind: row.kind as IdentityKind,
           visitorDay: row.visitor_day === 1,
           fph: row.fph,
-          lastSn: row.last_sn,
-          lastMs: row.last_ms,
-          visits: this.s.visitsOf.all(mall, store, identity).map(visitFromRow),
+          lastSn: tail?.tail_sn ?? null,
+          lastMs: tail?.tail_ms ?? null,
+          visits: visitRows.map(visitFromRow),
           stored: true,
           dirty: false,
         };
@@ -144,64 +158,95 @@ export class Identities {
    * number just before this one (mod 4096) a moment ago. Closest sequence number wins.
    */
   findCluster(q: ClusterQuery): Ident | null {
-    let best: string | null = null;
+    const group = this.group(q.mall, q.store, q.fph, q.tsMs - q.windowMs);
+    const staleMs = q.tsMs - q.windowMs - groupPruneSlackMs;
+    let best: Ident | null = null;
     let bestGap = Number.POSITIVE_INFINITY;
-    const consider = (identity: string, lastSn: number | null, lastMs: number | null): void => {
-      if (lastSn === null || lastMs === null) return;
-      const snGap = (q.sn - lastSn + 4096) % 4096;
-      const ageMs = q.tsMs - lastMs;
+    for (const ident of group.members) {
+      if (ident.lastSn === null || ident.lastMs === null) continue;
+      if (ident.lastMs < staleMs) {
+        group.members.delete(ident);
+        continue;
+      }
+      const snGap = (q.sn - ident.lastSn + 4096) % 4096;
+      const ageMs = q.tsMs - ident.lastMs;
       if (snGap >= 1 && snGap <= q.snWindow && ageMs >= 0 && ageMs <= q.windowMs && snGap < bestGap) {
-        best = identity;
+        best = ident;
         bestGap = snGap;
       }
-    };
-    for (const row of this.s.clusterCandidates.all(q.mall, q.store, q.fph, q.tsMs - q.windowMs)) {
-      // A cached identity may hold a newer tail than its row.
-      const cached = this.idents.get(`${q.mall}\0${q.store}\0${row.identity}`);
-      if (cached) consider(cached.identity, cached.lastSn, cached.lastMs);
-      else consider(row.identity, row.last_sn, row.last_ms);
     }
-    for (const ident of this.dirtyIdents) {
-      if (ident.fph === q.fph && ident.mall === q.mall && ident.store === q.store) consider(ident.identity, ident.lastSn, ident.lastMs);
-    }
-    return best === null ? null : this.get(q.mall, q.store, best);
+    if (staleMs > group.fromMs) group.fromMs = staleMs;
+    return best;
   }
 
-  /** Writes every changed identity, visit and alias; closeAfterMs gives an open visit's closing time. */
+  /** Registers an identity whose cluster tail changed, so later random MACs can join it. */
+  trackTail(ident: Ident): void {
+    if (ident.fph === null || ident.lastMs === null) return;
+    const key = `${ident.mall}\0${ident.store}\0${ident.fph}`;
+    const group = this.groups.get(key);
+    // Without a group nothing was asked yet; the first query loads the group from the database and the cache.
+    if (group !== undefined && ident.lastMs >= group.fromMs) group.members.add(ident);
+  }
+
+  private group(mall: string, store: string, fph: string, fromMs: number): FingerprintGroup {
+    const key = `${mall}\0${store}\0${fph}`;
+    let group = this.groups.get(key);
+    if (group === undefined || fromMs < group.fromMs) {
+      const members = group?.members ?? new Set<Ident>();
+      for (const identity of this.s.clusterCandidates.all(mall, store, fph, fromMs)) {
+        const ident = this.get(mall, store, identity);
+        if (ident !== null) members.add(ident);
+      }
+      // Identities changed in this transaction are not in the database yet.
+      for (const ident of this.dirtyIdents) if (ident.fph === fph && ident.mall === mall && ident.store === store) members.add(ident);
+      group = { fromMs, members };
+      this.groups.set(key, group);
+    }
+    return group;
+  }
+
+  /**
+   * Writes every changed identity, visit and alias. closeAfterMs gives an open visit's closing time; it is
+   * stored only with indexed changes (visit.reindex), so the stored value is a lower bound tick() refreshes.
+   */
   writeBack(closeAfterMs: (ident: Ident, visit: Visit) => number): void {
     const s = this.s;
     for (const ident of this.dirtyIdents) {
       if (ident.dirty) {
-        s.identUpsert.run(ident.mall, ident.store, ident.identity, ident.day, ident.dayStartMs, ident.kind, ident.visitorDay ? 1 : 0, ident.fph, ident.lastSn, ident.lastMs);
+        s.identUpsert.run(ident.mall, ident.store, ident.identity, ident.day, ident.dayStartMs, ident.kind, ident.visitorDay ? 1 : 0, ident.fph);
         ident.stored = true;
         ident.dirty = false;
       }
       for (const visit of ident.visits) {
         if (!visit.dirty) continue;
-        const row = {
-          mall: ident.mall,
-          store: ident.store,
-          identity: ident.identity,
-          day: ident.day,
-          first_ms: visit.firstMs,
-          last_ms: visit.lastMs,
-          max_rssi: visit.maxRssi,
-          visitor: visit.visitor ? 1 : 0,
-          estimated: visit.estimated ? 1 : 0,
-          randomized: visit.randomized ? 1 : 0,
-          connected: visit.connected ? 1 : 0,
-          closed: visit.closed ? 1 : 0,
-          point_ms: visit.pointMs ?? null,
-          close_after_ms: closeAfterMs(ident, visit),
-          expires_ms: visit.expiresMs ?? null,
-          seen_base: visit.seen.base,
-          seen: asBuffer(visit.seen.bits),
-          conn_base: visit.conn?.base ?? null,
-          conn: visit.conn === undefined ? null : asBuffer(visit.conn.bits),
-        };
-        if (visit.id === undefined) visit.id = Number(s.visitInsert.run(row).lastInsertRowid);
-        else s.visitUpdate.run({ ...row, id: visit.id });
+        const hot: VisitHotColumns = [
+          visit.firstMs,
+          visit.lastMs,
+          visit.maxRssi,
+          visit.visitor ? 1 : 0,
+          visit.estimated ? 1 : 0,
+          visit.connected ? 1 : 0,
+          visit.seen.base,
+          visit.seen.bits,
+          visit.conn?.base ?? null,
+          visit.conn?.bits ?? null,
+          ident.lastSn,
+          ident.lastMs,
+        ];
+        if (!visit.stored || visit.reindex) {
+          const closeAfter = closeAfterMs(ident, visit);
+          const cold = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfter, visit.expiresMs ?? null, ident.fph] as const;
+          if (!visit.stored) {
+            s.visitInsert.run(ident.mall, ident.store, ident.identity, visit.vkey, ident.day, visit.randomized ? 1 : 0, ...hot, ...cold);
+            visit.stored = true;
+          } else {
+            s.visitUpdateFull.run(...hot, ...cold, ident.mall, ident.store, ident.identity, visit.vkey);
+          }
+        } else {
+          s.visitUpdateHot.run(...hot, ident.mall, ident.store, ident.identity, visit.vkey);
+        }
         visit.dirty = false;
+        visit.reindex = false;
       }
     }
     this.dirtyIdents.clear();
@@ -215,13 +260,10 @@ export class Identities {
   }
 }
 
-function asBuffer(bits: Uint8Array): Buffer {
-  return Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength);
-}
-
 function visitFromRow(row: VisitRow): Visit {
   return {
-    id: row.id,
+    vkey: row.vkey,
+    stored: true,
     firstMs: row.first_ms,
     lastMs: row.last_ms,
     maxRssi: row.max_rssi,
@@ -232,8 +274,9 @@ function visitFromRow(row: VisitRow): Visit {
     closed: row.closed === 1,
     pointMs: row.point_ms ?? undefined,
     expiresMs: row.expires_ms ?? undefined,
-    seen: new MinuteBits(row.seen_base, new Uint8Array(row.seen)),
-    conn: row.conn === null || row.conn_base === null ? undefined : new MinuteBits(row.conn_base, new Uint8Array(row.conn)),
+    seen: new MinuteBits(row.seen_base, row.seen),
+    conn: row.conn === null || row.conn_base === null ? undefined : new MinuteBits(row.conn_base, row.conn),
     dirty: false,
+    reindex: false,
   };
 }

@@ -108,8 +108,16 @@ export class ProbeProcessor implements Processor<'probe'> {
     const changes = new Changes();
     for (const due of state.s.dueVisits.all(nowMs, this.limits.closeBatchMax)) {
       const ident = state.identities.get(due.mall, due.store, due.identity);
-      const visit = ident?.visits.find((v) => v.id === due.id);
-      if (ident && visit && !visit.closed) state.tracker.close(ident, visit, nowMs, changes);
+      const visit = ident?.visits.find((v) => v.vkey === due.vkey);
+      if (ident === null || ident === undefined || visit === undefined || visit.closed) continue;
+      // The stored closing time is a lower bound: later sightings moved the real one without reindexing.
+      if (nowMs - visit.lastMs > this.storeSettingsOf(ident.mall, ident.store).visitGapS * 1000) {
+        state.tracker.close(ident, visit, nowMs, changes);
+      } else {
+        visit.dirty = true;
+        visit.reindex = true;
+        state.identities.touched(ident);
+      }
     }
     const points = this.finish(state, changes, nowMs);
     if (nowMs - this.lastPurgeMs >= this.limits.purgeIntervalMs) {
@@ -156,14 +164,22 @@ export class ProbeProcessor implements Processor<'probe'> {
       changes.day(mall, store, day, 0, 0, -1);
       tracker.liftEstimate(ident, day, storeSettings, changes);
     }
+    const visit = tracker.apply(ident, day, storeSettings, tsMs, sighting.rssi, sighting.assoc === true, nowMs, changes);
     if (fph !== null && sighting.sn !== undefined && (ident.lastMs === null || tsMs >= ident.lastMs)) {
-      // The cluster's tail: the frame a rotated MAC's sequence number must continue.
-      ident.fph ??= fph;
-      ident.lastSn = sighting.sn;
-      ident.lastMs = tsMs;
-      identities.markDirty(ident);
+      // The cluster's tail: the frame a rotated MAC's sequence number must continue. Its visit row carries it.
+      if (ident.fph === null) {
+        ident.fph = fph;
+        identities.markDirty(ident);
+        visit.reindex = true;
+      }
+      if (ident.lastSn !== sighting.sn || ident.lastMs !== tsMs) {
+        ident.lastSn = sighting.sn;
+        ident.lastMs = tsMs;
+        visit.dirty = true;
+        identities.touched(ident);
+        identities.trackTail(ident);
+      }
     }
-    tracker.apply(ident, day, storeSettings, tsMs, sighting.rssi, sighting.assoc === true, nowMs, changes);
   }
 
   private finish(state: State, changes: Changes, nowMs: number): Point[] {

@@ -19,11 +19,9 @@ const schema = `
   CREATE TABLE IF NOT EXISTS probe_ident (
     mall TEXT NOT NULL, store TEXT NOT NULL, identity TEXT NOT NULL,
     day TEXT NOT NULL, day_start_ms INTEGER NOT NULL,
-    kind INTEGER NOT NULL, visitor_day INTEGER NOT NULL,
-    fph TEXT, last_sn INTEGER, last_ms INTEGER,
+    kind INTEGER NOT NULL, visitor_day INTEGER NOT NULL, fph TEXT,
     PRIMARY KEY (mall, store, identity)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS probe_ident_fph ON probe_ident (mall, store, fph, last_ms) WHERE fph IS NOT NULL;
   CREATE INDEX IF NOT EXISTS probe_ident_day ON probe_ident (mall, store, day);
 
   -- Further random MACs merged into a device by fingerprint + sequence number.
@@ -33,15 +31,22 @@ const schema = `
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS probe_alias_day ON probe_alias (mall, store, day);
 
+  -- Clustered by store and identity (WITHOUT ROWID), so one probe's batch dirties few pages. vkey: the time
+  -- of the sighting that opened the visit, unique per identity.
   CREATE TABLE IF NOT EXISTS probe_visit (
-    id INTEGER PRIMARY KEY,
-    mall TEXT NOT NULL, store TEXT NOT NULL, identity TEXT NOT NULL, day TEXT NOT NULL,
+    mall TEXT NOT NULL, store TEXT NOT NULL, identity TEXT NOT NULL, vkey INTEGER NOT NULL, day TEXT NOT NULL,
     first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, max_rssi INTEGER NOT NULL,
     visitor INTEGER NOT NULL, estimated INTEGER NOT NULL, randomized INTEGER NOT NULL, connected INTEGER NOT NULL,
     closed INTEGER NOT NULL, point_ms INTEGER, close_after_ms INTEGER NOT NULL, expires_ms INTEGER,
-    seen_base INTEGER NOT NULL, seen BLOB NOT NULL, conn_base INTEGER, conn BLOB
-  );
-  CREATE INDEX IF NOT EXISTS probe_visit_ident ON probe_visit (mall, store, identity);
+    seen_base INTEGER NOT NULL, seen BLOB NOT NULL, conn_base INTEGER, conn BLOB,
+    -- The identity's cluster tail (hashed fingerprint, last sequence number and its time), carried by its
+    -- visit rows because those are written anyway.
+    fph TEXT, tail_sn INTEGER, tail_ms INTEGER,
+    PRIMARY KEY (mall, store, identity, vkey)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS probe_visit_fph ON probe_visit (mall, store, fph) WHERE fph IS NOT NULL;
+  -- close_after_ms is a lower bound of the closing time, refreshed only when tick() finds it passed: most
+  -- updates then touch no indexed column and leave every index alone.
   CREATE INDEX IF NOT EXISTS probe_visit_due ON probe_visit (close_after_ms) WHERE closed = 0;
   CREATE INDEX IF NOT EXISTS probe_visit_expiry ON probe_visit (expires_ms) WHERE closed = 1;
   CREATE INDEX IF NOT EXISTS probe_visit_day ON probe_visit (mall, store, day);
@@ -79,12 +84,10 @@ export interface IdentRow {
   kind: number;
   visitor_day: number;
   fph: string | null;
-  last_sn: number | null;
-  last_ms: number | null;
 }
 
 export interface VisitRow {
-  id: number;
+  vkey: number;
   first_ms: number;
   last_ms: number;
   max_rssi: number;
@@ -99,6 +102,8 @@ export interface VisitRow {
   seen: Buffer;
   conn_base: number | null;
   conn: Buffer | null;
+  tail_sn: number | null;
+  tail_ms: number | null;
 }
 
 export interface MinuteCounts {
@@ -129,8 +134,16 @@ export interface DayCounts {
   day_start_ms: number;
 }
 
+/** first_ms … tail_ms: the columns every visit write sets. */
+export type VisitHotColumns = [number, number, number, number, number, number, number, Uint8Array, number | null, Uint8Array | null, number | null, number | null];
+type VisitColdColumns = [number, number | null, number, number | null, string | null];
+type VisitKey = [string, string, string, number];
+type VisitInsertParams = [...VisitKey, string, number, ...VisitHotColumns, ...VisitColdColumns];
+type VisitHotParams = [...VisitHotColumns, ...VisitKey];
+type VisitFullParams = [...VisitHotColumns, ...VisitColdColumns, ...VisitKey];
+
 export interface DueVisit {
-  id: number;
+  vkey: number;
   mall: string;
   store: string;
   identity: string;
@@ -140,7 +153,7 @@ export interface DueVisit {
 export function openProbeState(db: Database.Database) {
   db.exec(schema);
   const visitColumns =
-    'id, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected, closed, point_ms, expires_ms, seen_base, seen, conn_base, conn';
+    'vkey, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected, closed, point_ms, expires_ms, seen_base, seen, conn_base, conn, tail_sn, tail_ms';
   return {
     bumpEpoch: db.prepare<[], number>("UPDATE probe_meta SET value = value + 1 WHERE key = 'epoch' RETURNING value").pluck(),
 
@@ -153,38 +166,43 @@ export function openProbeState(db: Database.Database) {
     msgInsert: db.prepare<[string, string, number, number, number]>('INSERT INTO probe_msg (device, boot, lo, hi, updated_ms) VALUES (?, ?, ?, ?, ?)'),
 
     identGet: db.prepare<[string, string, string], IdentRow>(
-      'SELECT identity, day, day_start_ms, kind, visitor_day, fph, last_sn, last_ms FROM probe_ident WHERE mall = ? AND store = ? AND identity = ?',
+      'SELECT identity, day, day_start_ms, kind, visitor_day, fph FROM probe_ident WHERE mall = ? AND store = ? AND identity = ?',
     ),
-    identUpsert: db.prepare<[string, string, string, string, number, number, number, string | null, number | null, number | null]>(
-      `INSERT INTO probe_ident (mall, store, identity, day, day_start_ms, kind, visitor_day, fph, last_sn, last_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (mall, store, identity) DO UPDATE SET kind = excluded.kind, visitor_day = excluded.visitor_day,
-         fph = excluded.fph, last_sn = excluded.last_sn, last_ms = excluded.last_ms`,
+    identUpsert: db.prepare<[string, string, string, string, number, number, number, string | null]>(
+      `INSERT INTO probe_ident (mall, store, identity, day, day_start_ms, kind, visitor_day, fph)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (mall, store, identity) DO UPDATE SET kind = excluded.kind, visitor_day = excluded.visitor_day, fph = excluded.fph`,
     ),
-    clusterCandidates: db.prepare<[string, string, string, number], { identity: string; last_sn: number; last_ms: number }>(
-      'SELECT identity, last_sn, last_ms FROM probe_ident WHERE mall = ? AND store = ? AND fph = ? AND last_ms >= ?',
-    ),
+    clusterCandidates: db.prepare<[string, string, string, number], string>(
+      'SELECT DISTINCT identity FROM probe_visit WHERE mall = ? AND store = ? AND fph = ? AND tail_ms >= ?',
+    ).pluck(),
     aliasGet: db.prepare<[string, string, string], string>('SELECT identity FROM probe_alias WHERE mall = ? AND store = ? AND mac = ?').pluck(),
     aliasInsert: db.prepare<[string, string, string, string, string]>(
       'INSERT OR IGNORE INTO probe_alias (mall, store, mac, identity, day) VALUES (?, ?, ?, ?, ?)',
     ),
 
     visitsOf: db.prepare<[string, string, string], VisitRow>(`SELECT ${visitColumns} FROM probe_visit WHERE mall = ? AND store = ? AND identity = ? ORDER BY first_ms`),
-    visitInsert: db.prepare(
-      `INSERT INTO probe_visit (mall, store, identity, day, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected,
-         closed, point_ms, close_after_ms, expires_ms, seen_base, seen, conn_base, conn)
-       VALUES (@mall, @store, @identity, @day, @first_ms, @last_ms, @max_rssi, @visitor, @estimated, @randomized, @connected,
-         @closed, @point_ms, @close_after_ms, @expires_ms, @seen_base, @seen, @conn_base, @conn)`,
+    visitInsert: db.prepare<VisitInsertParams>(
+      `INSERT INTO probe_visit (mall, store, identity, vkey, day, randomized,
+         first_ms, last_ms, max_rssi, visitor, estimated, connected, seen_base, seen, conn_base, conn, tail_sn, tail_ms,
+         closed, point_ms, close_after_ms, expires_ms, fph)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    visitUpdate: db.prepare(
-      `UPDATE probe_visit SET first_ms = @first_ms, last_ms = @last_ms, max_rssi = @max_rssi, visitor = @visitor,
-         estimated = @estimated, randomized = @randomized, connected = @connected, closed = @closed, point_ms = @point_ms,
-         close_after_ms = @close_after_ms, expires_ms = @expires_ms, seen_base = @seen_base, seen = @seen,
-         conn_base = @conn_base, conn = @conn
-       WHERE id = @id`,
+    /** The per-sighting update: only columns no index covers. */
+    visitUpdateHot: db.prepare<VisitHotParams>(
+      `UPDATE probe_visit SET first_ms = ?, last_ms = ?, max_rssi = ?, visitor = ?, estimated = ?, connected = ?,
+         seen_base = ?, seen = ?, conn_base = ?, conn = ?, tail_sn = ?, tail_ms = ?
+       WHERE mall = ? AND store = ? AND identity = ? AND vkey = ?`,
+    ),
+    /** Closing, reopening, rescheduling, a new fingerprint: indexed columns too. */
+    visitUpdateFull: db.prepare<VisitFullParams>(
+      `UPDATE probe_visit SET first_ms = ?, last_ms = ?, max_rssi = ?, visitor = ?, estimated = ?, connected = ?,
+         seen_base = ?, seen = ?, conn_base = ?, conn = ?, tail_sn = ?, tail_ms = ?,
+         closed = ?, point_ms = ?, close_after_ms = ?, expires_ms = ?, fph = ?
+       WHERE mall = ? AND store = ? AND identity = ? AND vkey = ?`,
     ),
     dueVisits: db.prepare<[number, number], DueVisit>(
-      'SELECT id, mall, store, identity FROM probe_visit WHERE closed = 0 AND close_after_ms < ? ORDER BY close_after_ms LIMIT ?',
+      'SELECT vkey, mall, store, identity FROM probe_visit WHERE closed = 0 AND close_after_ms < ? ORDER BY close_after_ms LIMIT ?',
     ),
 
     minuteAdd: db.prepare<[string, string, number, number, number, number, number, number], MinuteCounts>(

@@ -17,7 +17,8 @@ export class VisitTracker {
     private readonly stateGraceMs: number,
   ) {}
 
-  apply(ident: Ident, day: LocalDay, store: StoreSettings, tsMs: number, rssi: number, assoc: boolean, nowMs: number, changes: Changes): void {
+  /** Applies one sighting; returns the visit it joined or opened. */
+  apply(ident: Ident, day: LocalDay, store: StoreSettings, tsMs: number, rssi: number, assoc: boolean, nowMs: number, changes: Changes): Visit {
     const gapMs = store.visitGapS * 1000;
     let visit: Visit | undefined;
     for (const candidate of ident.visits) {
@@ -29,7 +30,8 @@ export class VisitTracker {
       // A sighting after the gap closes the open visit at once, whatever the tick does.
       for (const open of ident.visits) if (!open.closed && tsMs - open.lastMs > gapMs) this.close(ident, open, nowMs, changes);
       visit = {
-        id: undefined,
+        vkey: tsMs,
+        stored: false,
         firstMs: tsMs,
         lastMs: tsMs,
         maxRssi: rssi,
@@ -43,6 +45,7 @@ export class VisitTracker {
         seen: MinuteBits.of(minute),
         conn: undefined,
         dirty: true,
+        reindex: true,
       };
       ident.visits.push(visit);
     } else if (tsMs < visit.firstMs || tsMs > visit.lastMs || rssi > visit.maxRssi) {
@@ -66,6 +69,7 @@ export class VisitTracker {
     }
     if (!visit.closed) this.classify(ident, day, visit, store, changes);
     if (visit.dirty) this.identities.touched(ident);
+    return visit;
   }
 
   /** The identity stopped being an estimate (an associated frame or a fingerprint arrived): recount its open visits. */
@@ -81,6 +85,7 @@ export class VisitTracker {
     visit.pointMs ??= visit.firstMs;
     visit.expiresMs = nowMs + this.stateGraceMs;
     visit.dirty = true;
+    visit.reindex = true;
     changes.closedVisit(ident.mall, ident.store, visit, 1);
     changes.visitPoint(ident.mall, ident.store, ident.identity, visit);
     this.identities.touched(ident);
@@ -93,6 +98,7 @@ export class VisitTracker {
     visit.closed = false;
     visit.expiresMs = undefined;
     visit.dirty = true;
+    visit.reindex = true;
   }
 
   /**

@@ -21,11 +21,12 @@ export function dwellBucketIndex(dwellS: number): number {
 export class MinuteBits {
   constructor(
     public base: number,
-    public bits: Uint8Array,
+    /** A Buffer, so it binds to SQLite as a BLOB as it is. */
+    public bits: Buffer,
   ) {}
 
   static of(minute: number): MinuteBits {
-    return new MinuteBits(minute, new Uint8Array(1));
+    return new MinuteBits(minute, Buffer.alloc(1));
   }
 
   /** Adds an epoch minute; true when it was not in the set before. */
@@ -33,7 +34,7 @@ export class MinuteBits {
     let index = minute - this.base;
     if (index < 0) {
       const shiftBytes = Math.ceil(-index / 8);
-      const grown = new Uint8Array(this.bits.length + shiftBytes);
+      const grown = Buffer.alloc(this.bits.length + shiftBytes);
       grown.set(this.bits, shiftBytes);
       this.bits = grown;
       this.base -= shiftBytes * 8;
@@ -41,7 +42,7 @@ export class MinuteBits {
     }
     const byte = index >> 3;
     if (byte >= this.bits.length) {
-      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      const grown = Buffer.alloc(Math.max(byte + 1, this.bits.length * 2));
       grown.set(this.bits);
       this.bits = grown;
     }
@@ -66,8 +67,10 @@ export class MinuteBits {
  * the visit's minutes are currently counted; when the class changes, every counted minute is recounted.
  */
 export interface Visit {
-  /** Row id in probe_visit once stored. */
-  id: number | undefined;
+  /** Key within the identity: the time of the sighting that opened the visit. */
+  readonly vkey: number;
+  /** A row exists in probe_visit. */
+  stored: boolean;
   firstMs: number;
   lastMs: number;
   maxRssi: number;
@@ -83,6 +86,8 @@ export interface Visit {
   seen: MinuteBits;
   conn: MinuteBits | undefined;
   dirty: boolean;
+  /** The next write must also set the indexed columns (closed, schedule, expiry, fingerprint). */
+  reindex: boolean;
 }
 
 export function dwellSOf(visit: Visit): number {
