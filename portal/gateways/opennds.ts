@@ -11,7 +11,7 @@ import {
   type GrantResult,
   type GrantStatus,
 } from './types.ts';
-import { isAllowedGatewayHost, required, safeHttpUrl, sha256Hex, sourceAllowlist, splitHostPort } from './util.ts';
+import { isAllowedGatewayHost, redirectToArrival, required, safeHttpUrl, sha256Hex, sourceAllowlist, splitHostPort } from './util.ts';
 
 /**
  * openNDS Forward Authentication Service, levels 1–3 (openNDS docs "FAS"). The portal never sees the client
@@ -85,8 +85,9 @@ export class OpenndsAdapter implements GatewayAdapter {
     return this.queues.status(gatewayHash, this.rhid(hid));
   }
 
-  /** POST on the FAS path: authmon's polls (the same URL the arrival GET uses). */
+  /** POST on the FAS path: authmon's polls (the same URL the arrival GET uses); GET hands on to the arrival page. */
   registerRoutes(app: FastifyInstance): void {
+    redirectToArrival(app, ['/'], this.deps.arrivalPath);
     const allowed = sourceAllowlist(this.settings.authmonSources);
     if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
       app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_request, body, done) => {

@@ -86,6 +86,12 @@ export interface GatewayDeps {
   logger: Logger;
   /** Called when the gateway confirms a login's client MAC server to server (see GatewayConfirmation). */
   onConfirmed?: (confirmation: GatewayConfirmation) => void;
+  /**
+   * Path of the portal's arrival page for this mall (e.g. `/m/<mall>/`). When set, gateway paths that are
+   * arrivals by protocol (openNDS: GET on the FAS path, which authmon also POSTs to; WiFiDog: `login/`) answer
+   * with a 302 there, query intact, so one gateway prefix serves both.
+   */
+  arrivalPath?: string;
   /** Clock in ms since the epoch; tests pass a fake one. */
   now?: () => number;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import { GatewayError } from './types.ts';
 
@@ -89,4 +90,16 @@ export function sourceAllowlist(entries: readonly string[] | undefined): ((ip: s
     const family = isIP(plain);
     return family !== 0 && list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
   };
+}
+
+/** GET routes that hand a gateway's arrival redirect on to the portal's arrival page, query string intact. */
+export function redirectToArrival(app: FastifyInstance, paths: readonly string[], arrivalPath: string | undefined): void {
+  // Only a local absolute path: the target is configuration, never something from a request.
+  if (arrivalPath === undefined || !/^\/[A-Za-z0-9/_.-]*$/.test(arrivalPath)) return;
+  for (const path of paths) {
+    app.get(path, async (request, reply) => {
+      const at = request.url.indexOf('?');
+      return reply.redirect(at >= 0 ? `${arrivalPath}${request.url.slice(at)}` : arrivalPath, 302);
+    });
+  }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { WifidogSettings } from './settings.ts';
 import { type GatewayAdapter, type GatewayArrival, type GatewayDeps, GatewayError, type GrantRequest, type GrantResult } from './types.ts';
-import { isAllowedGatewayHost, normaliseMac, optional, required, safeHttpUrl, sourceAllowlist } from './util.ts';
+import { isAllowedGatewayHost, normaliseMac, optional, redirectToArrival, required, safeHttpUrl, sourceAllowlist } from './util.ts';
 
 /**
  * WiFiDog auth-server protocol (wifidog-gateway, apfree-wifidog): the gateway redirects to
@@ -100,6 +100,7 @@ export class WifidogAdapter implements GatewayAdapter {
       return out;
     };
 
+    redirectToArrival(app, ['/login', '/login/'], this.deps.arrivalPath);
     for (const path of ['/auth', '/auth/']) {
       app.get(path, async (request, reply) => {
         const trusted = fromGateway?.(request.ip);

@@ -43,7 +43,7 @@ afterEach(async () => {
 });
 
 async function setup(extra: Record<string, unknown> = {}, withFormbody = false): Promise<{ gw: GatewayAdapter; deps: TestDeps; app: FastifyInstance }> {
-  const deps = testDeps();
+  const deps = { ...testDeps(), arrivalPath: '/m/mall-a/' };
   const gw = createGateway(gatewaySettingsSchema.parse({ kind: 'opennds', faskey, ...extra }), deps);
   app = Fastify();
   if (withFormbody) await app.register(formbody);
@@ -154,6 +154,15 @@ describe('openNDS authmon endpoint', () => {
     expect((await poll(a, { auth_get: 'view', gatewayhash: 'not-a-hash', payload: b64('none') })).statusCode).toBe(400);
     expect((await poll(a, { auth_get: 'delete-all', gatewayhash: gatewayHash })).statusCode).toBe(400);
     expect((await poll(a, { gatewayhash: gatewayHash })).statusCode).toBe(400);
+  });
+
+  it('hands the FAS GET on to the portal arrival page; authmon POSTs stay here', async () => {
+    const { app: a } = await setup({}, true);
+    const query = new URLSearchParams(encryptedQuery(7)).toString();
+    const arrival = await a.inject({ method: 'GET', url: `/gw/mall-a/?${query}` });
+    expect(arrival.statusCode).toBe(302);
+    expect(arrival.headers.location).toBe(`/m/mall-a/?${query}`);
+    expect((await poll(a, { auth_get: 'view', gatewayhash: gatewayHash, payload: b64('none') })).body).toBe('*');
   });
 
   it('refuses polls from outside the configured source addresses', async () => {

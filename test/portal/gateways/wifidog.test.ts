@@ -130,6 +130,22 @@ describe('WiFiDog', () => {
     expect((await a.inject({ method: 'GET', url: '/gw/mall-a/ping/?gw_id=unknown', remoteAddress: gatewayIp })).statusCode).toBe(404);
   });
 
+  it('hands the login redirect on to the portal arrival page, query intact', async () => {
+    const deps = { ...testDeps(), arrivalPath: '/m/mall-a/' };
+    const gw = createGateway(gatewaySettingsSchema.parse({ kind: 'wifidog', gatewayIds: ['plaza-gw-1'] }), deps);
+    app = Fastify();
+    await app.register(
+      async (scope) => {
+        gw.registerRoutes?.(scope);
+      },
+      { prefix: '/gw/mall-a' },
+    );
+    const query = new URLSearchParams(loginQuery).toString();
+    const login = await app.inject({ method: 'GET', url: `/gw/mall-a/login/?${query}` });
+    expect(login.statusCode).toBe(302);
+    expect(login.headers.location).toBe(`/m/mall-a/?${query}`);
+  });
+
   it('serves gw_message without echoing the message', async () => {
     const { app: a } = await setup();
     const page = await a.inject({ method: 'GET', url: '/gw/mall-a/gw_message.php?message=<script>alert(1)</script>' });
