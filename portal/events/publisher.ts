@@ -91,8 +91,9 @@ export class EventPublisher {
       while (this.queue.length > 0 && client.connected) {
         const next = this.queue.shift();
         if (next === undefined) break;
-        client.publish(next.topic, next.payload, { qos: 1 }, (error) => {
-          if (error === undefined) return;
+        client.publish(next.topic, next.payload, { qos: 1 }, (error?: Error | null) => {
+          // mqtt.js reports success as undefined or null.
+          if (error === undefined || error === null) return;
           this.logger.warn({ reason: error.message }, 'event publish failed; queued again');
           this.queue.unshift(next);
         });
