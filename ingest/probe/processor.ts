@@ -157,7 +157,8 @@ export class ProbeProcessor implements Processor<'probe'> {
     }
     if (ident === null) {
       ident = identities.create(mall, store, mac, day, kind, changes);
-      if (day.endMs + this.limits.stateGraceMs < nowMs) this.stats.devicesAfterDaySealed += 1;
+      // Only late data can reach a day whose set is gone; ask the database then, not on every new device.
+      if (day.endMs + this.limits.stateGraceMs < nowMs && state.s.daySealed.get(mall, store, day.date) === 1) this.stats.devicesAfterDaySealed += 1;
     } else if (ident.kind === identityKinds.unclustered && kind !== identityKinds.unclustered) {
       ident.kind = kind;
       identities.markDirty(ident);

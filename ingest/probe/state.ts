@@ -231,6 +231,7 @@ export function openProbeState(db: Database.Database) {
        RETURNING devices, visitors, unclustered, day_start_ms`,
     ),
 
+    daySealed: db.prepare<[string, string, string], number>('SELECT sealed FROM probe_day WHERE mall = ? AND store = ? AND day = ?').pluck(),
     purgeClosedVisits: db.prepare<[number]>('DELETE FROM probe_visit WHERE closed = 1 AND expires_ms < ?'),
     expiredDays: db.prepare<[number], { mall: string; store: string; day: string }>(
       'SELECT mall, store, day FROM probe_day WHERE sealed = 0 AND set_expires_ms < ?',

@@ -126,8 +126,13 @@ describe('probe visits', () => {
     h.tick(t0 + 5 * 3_600_000);
     expect(h.count('probe_visit')).toBe(0);
     expect(h.count('probe_ident')).toBe(1);
-    h.tick(Date.parse('2026-03-10T16:00:00Z') + 3 * 3_600_000 + 1);
+    const sealedAt = Date.parse('2026-03-10T16:00:00Z') + 3 * 3_600_000 + 1;
+    h.tick(sealedAt);
     expect(h.count('probe_ident')).toBe(0);
+    // A sighting for the sealed day counts its device again, and says so.
+    h.send([{ mac: phone, ts: t0 + 30 * minuteMs }], { receivedAtMs: sealedAt + 1000 });
+    expect(h.processor.stats.devicesAfterDaySealed).toBe(1);
+    expect(h.value('devices_daily', Date.parse('2026-03-09T16:00:00Z'))).toMatchObject({ devices: 2 });
     // Counters outlive the per-device rows for the late-data window, then go too.
     expect(h.count('probe_minute')).toBeGreaterThan(0);
     h.tick(t0 + 8 * 24 * 3_600_000);
