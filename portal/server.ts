@@ -150,7 +150,7 @@ export class PortalServer implements Component {
     for (const mall of malls) {
       const settings = config.portal.malls[mall]?.gateway ?? { kind: 'plain' as const, trustClaimedMac: false };
       if (config.portal.malls[mall]?.gateway === undefined) logger.warn({ mall }, 'no gateway configured for this mall: plain mode');
-      gateways.set(mall, createGateway(settings, { mall, logger: logger.child({ mall }), onConfirmed: (c) => confirmations.confirm(c), now }));
+      gateways.set(mall, createGateway(settings, { mall, logger: logger.child({ mall }), onConfirmed: (c) => confirmations.confirm(c), arrivalPath: `/m/${mall}/`, now }));
     }
     return gateways;
   }

@@ -4,7 +4,7 @@
  */
 export function safeContinueUrl(value: string | undefined): string | undefined {
   if (value === undefined || value.length === 0 || value.length > 2048) return undefined;
-  // eslint-disable-next-line no-control-regex
+   
   if (/[\u0000-\u001f\u007f\\\s]/.test(value)) return undefined;
   let url: URL;
   try {
