@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { registerDeviceCommands } from './commands/devices.ts';
+import { registerPortalCommand } from './commands/portal.ts';
 import { registerRunCommands } from './commands/run.ts';
 
 const program = new Command('plaza').description('PlazaPulse: mall footfall analytics and guest Wi-Fi portal').showHelpAfterError();
 registerRunCommands(program);
 registerDeviceCommands(program);
+registerPortalCommand(program);
 
 try {
   await program.parseAsync(process.argv);
