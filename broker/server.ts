@@ -20,6 +20,8 @@ export interface BrokerTuning {
   revalidateIntervalMs: number;
   /** Time a client has to send CONNECT after its TCP connection opens, in ms. */
   connectTimeoutMs: number;
+  /** A client whose socket does not drain for this long is disconnected, so a frozen subscriber cannot stall delivery to others, in ms. */
+  drainTimeoutMs: number;
   /** Failures from one remote address before it is locked out; higher than per client id, since a mall's devices may share one NAT address. */
   addressFailuresBeforeLockout: number;
   /** Window and delays of the lockout; maxFailures and lockoutMs come from the config. */
@@ -31,6 +33,7 @@ export interface BrokerTuning {
 export const defaultBrokerTuning: BrokerTuning = {
   revalidateIntervalMs: 10_000, // 10 s
   connectTimeoutMs: 10_000, // 10 s
+  drainTimeoutMs: 10_000, // 10 s
   addressFailuresBeforeLockout: 50,
   lockout: {},
   refusalLog: {},
@@ -106,6 +109,7 @@ export class Broker implements Component {
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 128,
       connectTimeout: this.tuning.connectTimeoutMs,
+      drainTimeout: this.tuning.drainTimeoutMs,
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           (error) => done(error, error === null),
