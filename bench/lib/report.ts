@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { ScenarioResult } from './scenario.ts';
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memory: string;
+  node: string;
+  influxd: string;
+  mosquitto: string;
+  kernel: string;
+}
+
+function firstLine(command: string, args: string[]): string {
+  try {
+    const result = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return result.split('\n')[0]?.trim() ?? '';
+  } catch (error) {
+    // mosquitto -h exits with status 3 after printing its version.
+    const out = (error as { stdout?: string }).stdout ?? '';
+    return out.split('\n')[0]?.trim() || 'unknown';
+  }
+}
+
+export function describeMachine(): Machine {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const total = Math.round((os.totalmem() / 2 ** 30) * 10) / 10;
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
+    memory: `${total} GiB`,
+    node: process.version,
+    influxd: firstLine('influxd', ['version']),
+    mosquitto: firstLine('/usr/sbin/mosquitto', ['-h']),
+    kernel: `${os.type()} ${os.release()}`,
+  };
+}
+
+const fmt = (value: number | null | undefined, digits = 0): string => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+/** One row per scenario, Markdown (also readable on a terminal). */
+export function table(results: readonly ScenarioResult[]): string {
+  const header = [
+    'scenario',
+    'target/s',
+    'published msg/s',
+    'processed msg/s',
+    'sightings/s',
+    'points written/s',
+    'backlog end (msgs / pts)',
+    'commit→stored p50 / p99 (ms)',
+    'publish→stored p50 / p99 (ms)',
+    'consumer peak RSS (MB)',
+    'consumer CPU %',
+    'correct',
+  ];
+  const rows = results.map((r) => {
+    const consumerName = Object.keys(r.cpuPercent).find((name) => name === 'ingest' || name.startsWith('peer')) ?? '';
+    return [
+      r.spec.name,
+      r.spec.ratePerS === 'max' ? 'max' : fmt(r.spec.ratePerS),
+      fmt(r.publishedPerS),
+      fmt(r.processedPerS),
+      r.sightingsPerS === null ? '–' : fmt(r.sightingsPerS),
+      fmt(r.pointsWrittenPerS),
+      `${fmt(r.backlog.endMessages)} / ${fmt(r.backlog.endPendingPoints)}`,
+      r.commitToStoredS === null ? 'n/a' : `${fmt((r.commitToStoredS.p50 ?? Number.NaN) * 1000)} / ${fmt((r.commitToStoredS.p99 ?? Number.NaN) * 1000)}`,
+      `${fmt(r.publishToStoredMs.p50)} / ${fmt(r.publishToStoredMs.p99)}`,
+      fmt(r.consumerPeakRssBytes / 1e6),
+      fmt(r.cpuPercent[consumerName], 0),
+      r.correctness.ok ? 'yes' : 'NO',
+    ];
+  });
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** CPU of every process per scenario: where the two cores went. */
+export function cpuTable(results: readonly ScenarioResult[]): string {
+  const names = [...new Set(results.flatMap((r) => Object.keys(r.cpuPercent)))];
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(['scenario', ...names.map((n) => `${n} CPU %`)]), line(['---', ...names.map(() => '---')]), ...results.map((r) => line([r.spec.name, ...names.map((n) => fmt(r.cpuPercent[n], 0))]))].join('\n');
+}
