@@ -2,11 +2,13 @@ import { Command } from 'commander';
 import { registerDeviceCommands } from './commands/devices.ts';
 import { registerPortalCommand } from './commands/portal.ts';
 import { registerRunCommands } from './commands/run.ts';
+import { registerSimCommands } from './commands/sim.ts';
 
 const program = new Command('plaza').description('PlazaPulse: mall footfall analytics and guest Wi-Fi portal').showHelpAfterError();
 registerRunCommands(program);
 registerDeviceCommands(program);
 registerPortalCommand(program);
+registerSimCommands(program);
 
 try {
   await program.parseAsync(process.argv);
