@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Component } from '../core/component.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
@@ -30,11 +30,11 @@ export const portalHttpDefaults = {
 export async function buildPortalHttp(options: PortalAppOptions & { trustProxy?: boolean; context?: (ctx: PortalContext) => void }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: portalHttpDefaults.requestTimeoutMs,
     keepAliveTimeout: portalHttpDefaults.keepAliveTimeoutMs,
     bodyLimit: portalHttpDefaults.bodyLimitBytes,
-    maxParamLength: portalHttpDefaults.maxParamLength,
+    routerOptions: { maxParamLength: portalHttpDefaults.maxParamLength },
     trustProxy: options.trustProxy ?? false,
     return503OnClosing: true,
   });
