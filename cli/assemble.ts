@@ -72,7 +72,7 @@ export async function assemble(ctx: CliContext, plan: Plan): Promise<Assembly> {
       metrics: ctx.metrics,
       store,
       directory: { lookup: (id) => registry.getDevice(id) },
-      probe: (settings) => new ProbeProcessor({ masterSecret: secret, settings, logger: logger.child({ component: 'probe' }) }),
+      probe: (settings, members, optOuts) => new ProbeProcessor({ masterSecret: secret, settings, logger: logger.child({ component: 'probe' }), members, optOuts }),
       mqtt: await mqttFor('ingest'),
     });
     components.push(ingest);

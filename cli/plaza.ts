@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerDeviceCommands } from './commands/devices.ts';
+import { registerOptOutCommands } from './commands/optout.ts';
 import { registerPortalCommand } from './commands/portal.ts';
 import { registerRunCommands } from './commands/run.ts';
 import { registerSimCommands } from './commands/sim.ts';
@@ -9,6 +10,7 @@ registerRunCommands(program);
 registerDeviceCommands(program);
 registerPortalCommand(program);
 registerSimCommands(program);
+registerOptOutCommands(program);
 
 try {
   await program.parseAsync(process.argv);

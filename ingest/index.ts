@@ -7,9 +7,11 @@ import { Consumer } from './consumer.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DoorProcessor } from './door/processor.ts';
 import { defaultDrainerOptions, Drainer } from './drainer.ts';
-import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
+import { createIngestMetrics, type IngestMetrics, registerProcessorStats } from './metrics.ts';
 import { Outbox } from './outbox.ts';
+import { OptOuts } from './optouts.ts';
 import { MemberLinks } from './portal/member-links.ts';
+import { MemberVisits } from './portal/member-visits.ts';
 import { PortalProcessor } from './portal/processor.ts';
 import { type DeviceDirectory, Pipeline } from './pipeline.ts';
 import type { Processor } from './processor.ts';
@@ -24,8 +26,8 @@ export interface IngestDeps {
   metrics: Registry;
   store: TimeSeriesStore;
   directory: DeviceDirectory;
-  /** Builds the probe processor (it needs the pseudonymisation master secret and the member links). */
-  probe: (settings: Settings, links: MemberLinks) => Processor<'probe'>;
+  /** Builds the probe processor (it needs the pseudonymisation master secret, member links and opt-outs). */
+  probe: (settings: Settings, members: { links: MemberLinks; visits: MemberVisits }, optOuts: OptOuts) => Processor<'probe'>;
   mqtt: { url: string; username: string; password: string };
 }
 
@@ -41,6 +43,8 @@ export interface HealthReport {
 const tickIntervalMs = 1000;
 /** How often old working state is pruned, in ms (1 h). */
 const pruneIntervalMs = 60 * 60 * 1000;
+/** How often opt-outs added by `plaza optout` in another process are picked up, in ms. */
+const optOutReloadMs = 10_000;
 /** Retry delay while the store cannot be opened at start, in ms. */
 const openRetryMs = 2000;
 
@@ -53,6 +57,9 @@ export class Ingest implements Component {
   private pipeline: Pipeline | undefined;
   private door: DoorProcessor | undefined;
   private portal: PortalProcessor | undefined;
+  private memberVisits: MemberVisits | undefined;
+  private probe: Processor<'probe'> | undefined;
+  private optOuts: OptOuts | undefined;
   private outbox: Outbox | undefined;
   private timers: NodeJS.Timeout[] = [];
   private storeOpen = false;
@@ -62,6 +69,11 @@ export class Ingest implements Component {
 
   constructor(private readonly deps: IngestDeps) {
     this.ingestMetrics = createIngestMetrics(deps.metrics);
+    registerProcessorStats(deps.metrics, () => ({
+      door: this.door?.stats,
+      probe: (this.probe as { stats?: Record<string, number> } | undefined)?.stats,
+      portal: this.portal?.stats,
+    }));
   }
 
   async start(): Promise<void> {
@@ -75,10 +87,18 @@ export class Ingest implements Component {
     this.outbox = outbox;
     const deadLetters = new DeadLetters(db, this.ingestMetrics.invalid, logger.child({ part: 'dead-letters' }));
     const links = new MemberLinks();
-    this.portal = new PortalProcessor(links);
+    this.memberVisits = new MemberVisits();
+    this.optOuts = OptOuts.open(config.dataDir);
+    this.portal = new PortalProcessor(links, this.memberVisits);
+    this.probe = this.deps.probe(settings, { links, visits: this.memberVisits }, this.optOuts);
     this.pipeline = new Pipeline(
       db,
-      { door: this.door, probe: this.deps.probe(settings, links), status: new StatusProcessor(), portal: this.portal },
+      {
+        door: this.door,
+        probe: this.probe,
+        status: new StatusProcessor(),
+        portal: this.portal,
+      },
       outbox,
       deadLetters,
       this.deps.directory,
@@ -111,6 +131,7 @@ export class Ingest implements Component {
     );
     this.timers.push(setInterval(() => this.tick(), tickIntervalMs));
     this.timers.push(setInterval(() => this.prune(), pruneIntervalMs));
+    this.timers.push(setInterval(() => this.reloadOptOuts(), optOutReloadMs));
     for (const timer of this.timers) timer.unref();
     await this.consumer.start();
   }
@@ -124,6 +145,8 @@ export class Ingest implements Component {
     await this.deps.store.close();
     this.db?.close();
     this.db = undefined;
+    this.optOuts?.close();
+    this.optOuts = undefined;
   }
 
   health(): HealthReport {
@@ -159,16 +182,12 @@ export class Ingest implements Component {
   private onMessage(topic: string, payload: Buffer, receivedAtMs: number): void {
     const pipeline = this.pipeline;
     if (pipeline === undefined) throw new Error('ingest is not running');
-    const door = this.door as DoorProcessor;
-    const before = { duplicates: door.stats.duplicates, skew: door.stats.skewCorrected };
     try {
       pipeline.handle(topic, payload, receivedAtMs);
     } catch (error) {
       this.ingestMetrics.durableFailures.inc();
       throw error;
     }
-    this.ingestMetrics.duplicates.inc(door.stats.duplicates - before.duplicates);
-    this.ingestMetrics.skewCorrected.inc(door.stats.skewCorrected - before.skew);
     this.drainer?.notify();
   }
 
@@ -181,9 +200,18 @@ export class Ingest implements Component {
     }
   }
 
+  private reloadOptOuts(): void {
+    try {
+      this.optOuts?.reload();
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'reloading opt-outs failed');
+    }
+  }
+
   private prune(): void {
     try {
-      const removed = (this.door?.prune(Date.now()) ?? 0) + (this.portal?.prune(Date.now()) ?? 0);
+      const nowMs = Date.now();
+      const removed = (this.door?.prune(nowMs) ?? 0) + (this.portal?.prune(nowMs) ?? 0) + (this.memberVisits?.prune(nowMs) ?? 0);
       if (removed > 0) this.deps.logger.info({ removed }, 'pruned door working state');
     } catch (error) {
       this.deps.logger.error({ err: error }, 'prune failed');

@@ -6,8 +6,6 @@ export function createIngestMetrics(registry: Registry) {
   return {
     received: new Counter({ name: 'plaza_ingest_messages_received_total', help: 'MQTT messages received', labelNames: ['channel'] as const, registers }),
     invalid: new Counter({ name: 'plaza_ingest_messages_invalid_total', help: 'Messages dead-lettered (invalid: failed the schema; rejected: unusable)', labelNames: ['channel', 'kind'] as const, registers }),
-    duplicates: new Counter({ name: 'plaza_ingest_duplicates_total', help: 'Door readings ignored as repeats of (device, boot, seq)', registers }),
-    skewCorrected: new Counter({ name: 'plaza_ingest_clock_skew_corrected_total', help: 'Readings whose future device timestamp was replaced by receive time', registers }),
     pointsWritten: new Counter({ name: 'plaza_ingest_points_written_total', help: 'Points accepted by the store', registers }),
     pointsRejected: new Counter({ name: 'plaza_ingest_points_rejected_total', help: 'Points the store refused for good (moved aside)', registers }),
     storeErrors: new Counter({ name: 'plaza_ingest_store_errors_total', help: 'Failed store writes', labelNames: ['retryable'] as const, registers }),
@@ -25,3 +23,46 @@ export function createIngestMetrics(registry: Registry) {
 }
 
 export type IngestMetrics = ReturnType<typeof createIngestMetrics>;
+
+/** Counters kept by processors, read when Prometheus scrapes (processors stay free of metric objects). */
+export interface ProcessorStats {
+  door?: { duplicates: number; skewCorrected: number; resets: number };
+  probe?: Record<string, number>;
+  portal?: Record<string, number>;
+}
+
+export function registerProcessorStats(registry: Registry, read: () => ProcessorStats): void {
+  const registers = [registry];
+  new Counter({
+    name: 'plaza_ingest_duplicates_total',
+    help: 'Door readings ignored as repeats of (device, boot, seq)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read().door?.duplicates ?? 0);
+    },
+  });
+  new Counter({
+    name: 'plaza_ingest_clock_skew_corrected_total',
+    help: 'Readings whose future device timestamp was replaced by receive time (door readings and probe sightings)',
+    registers,
+    collect() {
+      const stats = read();
+      this.reset();
+      this.inc((stats.door?.skewCorrected ?? 0) + (stats.probe?.futureSkewCorrected ?? 0));
+    },
+  });
+  new Counter({
+    name: 'plaza_ingest_processor_events_total',
+    help: 'Events counted by the probe and portal processors (sightings, visits closed, opted-out sightings, member links, …)',
+    labelNames: ['processor', 'event'] as const,
+    registers,
+    collect() {
+      const stats = read();
+      this.reset();
+      for (const processor of ['probe', 'portal'] as const) {
+        for (const [event, value] of Object.entries(stats[processor] ?? {})) this.inc({ processor, event }, value);
+      }
+    },
+  });
+}

@@ -3,6 +3,7 @@ import type { PortalLoginEvent, PortalMemberEvent } from '../../protocol/payload
 import type { Point } from '../store/types.ts';
 import { floorToMinute } from '../time.ts';
 import type { MemberLinks } from './member-links.ts';
+import type { MemberVisits } from './member-visits.ts';
 
 /** How long event ids are remembered for de-duplication, in ms (8 days: beyond the late-data window). */
 const eventMemoryMs = 8 * 24 * 60 * 60 * 1000;
@@ -21,7 +22,10 @@ export class PortalProcessor {
   private statements: ReturnType<typeof prepare> | undefined;
   readonly stats = { duplicates: 0, linked: 0, unlinked: 0, linkRefused: 0 };
 
-  constructor(private readonly links: MemberLinks) {}
+  constructor(
+    private readonly links: MemberLinks,
+    private readonly visits?: MemberVisits,
+  ) {}
 
   migrate(db: Database.Database): void {
     db.exec(`
@@ -81,6 +85,7 @@ export class PortalProcessor {
       if (this.links.link(event.linkHash, event.memberRef, event.ts)) this.stats.linked += 1;
     } else {
       this.links.unlink(event.memberRef, event.ts);
+      this.visits?.forget(event.memberRef);
       this.stats.unlinked += 1;
     }
     return [];

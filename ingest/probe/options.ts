@@ -1,3 +1,6 @@
+import type { OptOuts } from '../optouts.ts';
+import type { MemberLinks } from '../portal/member-links.ts';
+import type { MemberVisits } from '../portal/member-visits.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Settings } from '../settings.ts';
 
@@ -34,6 +37,10 @@ export interface ProbeProcessorOptions {
   stateGraceMs?: number;
   clusterSnWindow?: number;
   clusterWindowMs?: number;
+  /** Consented member links and the member-visit counter (portal linking); absent = no member figures. */
+  members?: { links: MemberLinks; visits: MemberVisits };
+  /** Devices whose owners opted out: their sightings are dropped before anything else happens. */
+  optOuts?: OptOuts;
 }
 
 /** Monotonic counters for metrics (not rolled back with a failed transaction; they count attempts). */
@@ -52,6 +59,10 @@ export interface ProbeStats {
   clusterMerges: number;
   /** Devices added to a local day whose device set had already been purged (may overcount that day). */
   devicesAfterDaySealed: number;
+  /** Sightings dropped because the device opted out. */
+  optedOut: number;
+  /** Sightings of devices linked to a consenting member. */
+  memberSightings: number;
 }
 
 export function emptyProbeStats(): ProbeStats {
@@ -63,5 +74,7 @@ export function emptyProbeStats(): ProbeStats {
     visitsClosed: 0,
     clusterMerges: 0,
     devicesAfterDaySealed: 0,
+    optedOut: 0,
+    memberSightings: 0,
   };
 }

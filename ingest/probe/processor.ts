@@ -4,6 +4,7 @@ import { isRandomizedMac } from '../../protocol/mac.ts';
 import type { ProbePayload, Sighting } from '../../protocol/payloads/probe.ts';
 import type { DeviceTopic } from '../../protocol/topics.ts';
 import { type Processor, RejectedReading } from '../processor.ts';
+import { deriveLinkKey, linkHash } from '../pseudonym.ts';
 import type { Settings, StoreSettings } from '../settings.ts';
 import type { Point } from '../store/types.ts';
 import { Changes } from './changes.ts';
@@ -42,8 +43,15 @@ export class ProbeProcessor implements Processor<'probe'> {
   private epoch = -1;
   private lastPurgeMs = Number.NEGATIVE_INFINITY;
 
+  private readonly members: ProbeProcessorOptions['members'];
+  private readonly optOuts: ProbeProcessorOptions['optOuts'];
+  private readonly linkKey: Buffer;
+
   constructor(options: ProbeProcessorOptions) {
-    const { masterSecret, settings, logger, ...overrides } = options;
+    const { masterSecret, settings, logger, members, optOuts, ...overrides } = options;
+    this.members = members;
+    this.optOuts = optOuts;
+    this.linkKey = deriveLinkKey(masterSecret);
     const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
     this.limits = { ...probeProcessorDefaults, ...defined };
     this.settings = settings;
@@ -55,6 +63,7 @@ export class ProbeProcessor implements Processor<'probe'> {
     const s = openProbeState(db);
     const identities = new Identities(s);
     this.state = { s, identities, tracker: new VisitTracker(identities, this.stats, this.limits.stateGraceMs) };
+    this.members?.visits.migrate(db);
     this.epoch = -1;
   }
 
@@ -94,11 +103,37 @@ export class ProbeProcessor implements Processor<'probe'> {
 
     const changes = new Changes();
     const storeSettings = this.storeSettingsOf(mall, store);
+    const memberPoints: Point[] = [];
+    const checkLinks = (this.optOuts?.size ?? 0) > 0 || (this.members?.links.size ?? 0) > 0;
     for (const i of chronological(times)) {
       const sighting = obs[i];
-      if (sighting !== undefined) this.apply(state, mall, store, storeSettings, sighting, times[i] ?? receivedAtMs, receivedAtMs, changes);
+      if (sighting === undefined) continue;
+      const tsMs = times[i] ?? receivedAtMs;
+      if (checkLinks && this.linkedOrOptedOut(mall, store, sighting, tsMs, memberPoints)) continue;
+      this.apply(state, mall, store, storeSettings, sighting, tsMs, receivedAtMs, changes);
     }
-    return this.finish(state, changes, receivedAtMs);
+    const points = this.finish(state, changes, receivedAtMs);
+    for (const point of memberPoints) points.push(point);
+    return points;
+  }
+
+  /**
+   * Stable MACs (global, or the per-SSID private MAC of a joined phone) are checked against opt-outs and member
+   * links by their link hash, computed here and dropped. Returns true when the sighting must be ignored.
+   */
+  private linkedOrOptedOut(mall: string, store: string, sighting: Sighting, tsMs: number, memberPoints: Point[]): boolean {
+    if (isRandomizedMac(sighting.mac) && sighting.assoc !== true) return false; // rotating probe MACs never match
+    const hash = linkHash(this.linkKey, sighting.mac);
+    if (this.optOuts?.has(hash) === true) {
+      this.stats.optedOut += 1;
+      return true;
+    }
+    const memberRef = this.members?.links.lookup(hash);
+    if (memberRef !== undefined && this.members !== undefined) {
+      this.stats.memberSightings += 1;
+      for (const point of this.members.visits.seen(memberRef, mall, store, this.days.of(mall, tsMs))) memberPoints.push(point);
+    }
+    return false;
   }
 
   /** Closes visits whose gap has passed and purges expired working state. */

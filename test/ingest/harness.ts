@@ -51,7 +51,7 @@ export async function startIngest(options: {
     metrics,
     store,
     directory: { lookup: (id) => options.registry.getDevice(id) },
-    probe: (settings) => new ProbeProcessor({ masterSecret: hashSecret, settings, logger }),
+    probe: (settings, members, optOuts) => new ProbeProcessor({ masterSecret: hashSecret, settings, logger, members, optOuts }),
     mqtt: options.mqtt,
   });
   await ingest.start();
