@@ -210,7 +210,7 @@ function deviceHealth(): Dashboard {
     influx('A', `SELECT last("online") AS "online", last("fw") AS "firmware", max("dropped") AS "dropped" FROM ${deviceStatus} ${where(inMall, inStores)} GROUP BY "store", "device"`, { table: true }),
   ]);
   l.add('timeseries', 'Heartbeats per device', 12, 8, [influx('A', `SELECT count("uptime_s") AS "heartbeats" FROM ${deviceStatus} ${where(inMall, inStores)} ${perInterval('0', '"device"')}`, { alias: '$tag_device' })]);
-  l.add('timeseries', 'Devices online', 12, 8, [
+  l.add('timeseries', 'Devices online over time', 12, 8, [
     influx('A', `SELECT sum("online") AS "online" FROM (SELECT last("online") AS "online" FROM ${deviceStatus} ${where(inMall, inStores)} ${perInterval('previous', '"device"')}) ${where()} ${perInterval('null')}`),
   ]);
   l.row('Ingest (Prometheus scraping the ops /metrics endpoint; optional)');
