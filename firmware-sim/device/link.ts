@@ -95,6 +95,11 @@ export class DeviceLink {
     this.holdUntilMs = Date.now() + outageMs;
     const stream = this.client?.stream as { destroy?: () => void } | undefined;
     stream?.destroy?.();
+    if (this.client === undefined && this.reconnectTimer !== undefined && this.running) {
+      // Offline already: the next attempt comes when this outage ends.
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = setTimeout(() => this.connect(), Math.max(0, outageMs));
+    }
   }
 
   /** Resolves when every queued reading is acknowledged, or after timeoutMs; then disconnects cleanly. */
@@ -118,6 +123,12 @@ export class DeviceLink {
 
   private connect(): void {
     if (!this.running) return;
+    const heldMs = this.holdUntilMs - Date.now();
+    if (heldMs > 0) {
+      // The network is still down (an injected outage): no connection is possible before it ends.
+      this.reconnectTimer = setTimeout(() => this.connect(), heldMs);
+      return;
+    }
     const { address, password, url } = this.options;
     const client = mqtt.connect(url, {
       clientId: address.device,
