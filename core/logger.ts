@@ -3,21 +3,24 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 /**
- * Field names whose values never reach a log line. Raw MACs are never passed to the logger in the first
- * place; this list is the second line of defence for secrets.
+ * Field names whose values never reach a log line. Raw MACs, secrets and one-time codes are never passed to
+ * the logger in the first place; this list is the second line of defence. (`code` is not on it: error codes
+ * such as ENOENT are what an operator needs; one-time codes are only ever called `otp` near a logger.)
  */
 const redactPaths = [
   'password',
   'secret',
   'token',
-  'code',
+  'otp',
   'mac',
+  'phone',
   'authorization',
   '*.password',
   '*.secret',
   '*.token',
-  '*.code',
+  '*.otp',
   '*.mac',
+  '*.phone',
   '*.authorization',
   'req.headers.authorization',
 ];

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { ComponentRunner, stopOnSignals } from '../../core/component.ts';
-import { PortalServer } from '../../portal/server.ts';
-import { type Assembly, assemble } from '../assemble.ts';
+import type { PortalServer } from '../../portal/server.ts';
+import type { Assembly } from '../assemble.ts';
 import { type CliContext, createContext } from '../context.ts';
 
 /**
@@ -24,8 +24,11 @@ export async function createPortalComponent(ctx: CliContext, assembly: Pick<Asse
   try {
     mqtt = await assembly.mqttFor('portal');
   } catch (error) {
+    // Without MQTT no login reaches ingest: acceptable for a demo of the pages only, never in production.
+    if (!options.demo) throw error;
     logger.warn({ reason: (error as Error).message }, 'portal runs without MQTT: login events are not published');
   }
+  const { PortalServer } = await import('../../portal/server.ts');
   return new PortalServer({ config, secret, hashSecret, mqtt, logger: logger.child({ component: 'portal' }) });
 }
 
@@ -38,6 +41,7 @@ export function registerPortalCommand(program: Command): void {
       const ctx = createContext();
       const runner = new ComponentRunner(ctx.logger);
       stopOnSignals(runner, ctx.logger, () => process.exit(0));
+      const { assemble } = await import('../assemble.ts');
       const assembly = await assemble(ctx, { broker: false, ingest: false, ops: false, demo: opts.demo === true });
       const portal = await createPortalComponent(ctx, assembly, { demo: opts.demo === true });
       await runner.start([...assembly.components, portal]);

@@ -1,13 +1,20 @@
 import type { Command } from 'commander';
 import { ComponentRunner, stopOnSignals } from '../../core/component.ts';
-import { assemble, type Plan } from '../assemble.ts';
+import type { Plan } from '../assemble.ts';
 import { type CliContext, createContext } from '../context.ts';
 
-async function run(ctx: CliContext, plan: Plan): Promise<void> {
+async function run(ctx: CliContext, plan: Plan, extras: { portal?: boolean } = {}): Promise<void> {
   const runner = new ComponentRunner(ctx.logger);
   stopOnSignals(runner, ctx.logger, () => process.exit(0));
+  // Loaded on demand so `plaza devices …` and other small commands start quickly.
+  const { assemble } = await import('../assemble.ts');
   const assembly = await assemble(ctx, plan);
-  await runner.start(assembly.components);
+  const components = [...assembly.components];
+  if (extras.portal === true) {
+    const { createPortalComponent } = await import('./portal.ts');
+    components.push(await createPortalComponent(ctx, assembly, { demo: plan.demo }));
+  }
+  await runner.start(components);
 }
 
 export function registerRunCommands(program: Command): void {
@@ -16,7 +23,7 @@ export function registerRunCommands(program: Command): void {
     .description('run every component in one process')
     .option('--demo', 'demo mode: embedded defaults, ephemeral secrets and the simulated demo mall')
     .action(async (opts: { demo?: boolean }) => {
-      await run(createContext(), { broker: true, ingest: true, ops: true, demo: opts.demo === true });
+      await run(createContext(), { broker: true, ingest: true, ops: true, demo: opts.demo === true }, { portal: true });
     });
 
   program
