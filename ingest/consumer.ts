@@ -20,6 +20,13 @@ export type MessageHandler = (topic: string, payload: Buffer, receivedAtMs: numb
 const readingChannels = ['door', 'probe', 'status'] as const;
 
 /**
+ * Longest the consumer handles messages back to back before the event loop gets a turn, in ms. mqtt.js hands
+ * over the next received packet on process.nextTick, so under a steady stream timers and other sockets never
+ * ran: the drainer stalled (the outbox grew) and /health and /metrics went unanswered for seconds.
+ */
+const yieldAfterMs = 10;
+
+/**
  * MQTT 3.1.1 consumer with a persistent session (clean: false) and QoS 1 subscriptions. The PUBACK for a message
  * is sent only after the handler returned, i.e. after its effect was committed; a handler failure leaves the
  * message unacknowledged and reconnects, so the broker redelivers it.
@@ -28,6 +35,7 @@ export class Consumer {
   private client: MqttClient | undefined;
   private connected = false;
   private recovering = false;
+  private sliceStartMs = 0;
 
   constructor(
     private readonly options: ConsumerOptions,
@@ -115,7 +123,15 @@ export class Consumer {
       this.recover(client);
       return;
     }
-    callback();
+    if (performance.now() - this.sliceStartMs < yieldAfterMs) {
+      callback();
+      return;
+    }
+    // The message is durable; its PUBACK (and the next packet) just wait for one turn of the event loop.
+    setImmediate(() => {
+      this.sliceStartMs = performance.now();
+      callback();
+    });
   }
 
   private recover(client: MqttClient): void {

@@ -3,6 +3,7 @@ import { parsePortalTopic, platformTopicSchemas } from '../protocol/platform.ts'
 import type { DeviceKind } from '../protocol/topics.ts';
 import { type Channel, type DeviceTopic, parseDeviceTopic, parseJsonWith, parsePayload, readingChannelOf } from '../protocol/topics.ts';
 import type { DeadLetters } from './dead-letters.ts';
+import { CachedDirectory } from './device-cache.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import type { PortalProcessor } from './portal/processor.ts';
@@ -34,15 +35,17 @@ export class Pipeline {
   private readonly listeners: ((points: readonly Point[]) => void)[] = [];
   /** Points appended in the current transaction, handed to listeners once it committed. */
   private committed: Point[] = [];
+  private readonly devices: DeviceDirectory;
 
   constructor(
     db: Database.Database,
     private readonly processors: Processors,
     private readonly outbox: Outbox,
     private readonly deadLetters: DeadLetters,
-    private readonly directory: DeviceDirectory,
+    directory: DeviceDirectory,
     private readonly metrics: IngestMetrics,
   ) {
+    this.devices = new CachedDirectory(directory);
     for (const processor of Object.values(processors) as { migrate(db: Database.Database): void }[]) processor.migrate(db);
     this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number) => this.handleInTx(topic, payload, receivedAtMs));
     this.tickTx = db.transaction((nowMs: number) => {
@@ -111,7 +114,7 @@ export class Pipeline {
     };
     if (topic === null) return dead('topic outside the plaza/v1 scheme', 'invalid');
     if (topic.channel === 'config') return 'ignored'; // platform → device; not a reading
-    const device = this.directory.lookup(topic.device);
+    const device = this.devices.lookup(topic.device);
     if (device === undefined) return dead('unknown device', 'rejected');
     if (device.mall !== topic.mall || device.store !== topic.store) return dead('device is registered in another store', 'rejected');
     if (topic.channel !== 'status' && topic.channel !== readingChannelOf[device.kind]) return dead(`a ${device.kind} device cannot send ${topic.channel}`, 'rejected');
