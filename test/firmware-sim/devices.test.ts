@@ -50,15 +50,14 @@ async function door(b: TestBroker, id: string, faults: FaultsConfig = noFaults, 
   const creds = (await provisionDevices(b.registry, [{ id, mall: 'demo', store: 'fashion', kind: 'door' }])).get(id);
   if (creds === undefined) throw new Error('not provisioned');
   const rng = new Random(1).fork(id);
-  let firmware: DoorCounter | undefined;
   const link = new DeviceLink(
     { url: b.url, address: { mall: 'demo', store: 'fashion', device: id }, password: creds.password, bufferMax, reconnectMinMs: 20, reconnectMaxMs: 200 },
     rng.fork('link'),
     logger,
-    (config) => firmware?.applyConfig(config),
-    () => firmware?.heartbeat(),
+    (config) => firmware.applyConfig(config),
+    () => firmware.heartbeat(),
   );
-  firmware = new DoorCounter(id, link, new DeviceFaults(faults, rng.fork('faults'), id, truth, t0), rng.fork('fw'), 'test-fw', t0);
+  const firmware: DoorCounter = new DoorCounter(id, link, new DeviceFaults(faults, rng.fork('faults'), id, truth, t0), rng.fork('fw'), 'test-fw', t0);
   cleanups.push(() => link.stop(500));
   return { link, firmware, creds, truth };
 }
@@ -202,16 +201,15 @@ describe('simulated devices on a real broker', () => {
     const id = 'probe-floor';
     const creds = (await provisionDevices(b.registry, [{ id, mall: 'demo', store: 'fashion', kind: 'probe' }])).get(id);
     if (creds === undefined) throw new Error('not provisioned');
-    let probe: WifiProbe | undefined;
     const link = new DeviceLink(
       { url: b.url, address: { mall: 'demo', store: 'fashion', device: id }, password: creds.password, bufferMax: 10, reconnectMinMs: 20, reconnectMaxMs: 200 },
       new Random(2),
       logger,
-      (config) => probe?.applyConfig(config),
+      (config) => probe.applyConfig(config),
       () => undefined,
     );
     cleanups.push(() => link.stop(500));
-    probe = new WifiProbe(id, link, new DeviceFaults(noFaults, new Random(3), id, new MemoryTruth(), t0), new Random(4), 'fw', t0);
+    const probe: WifiProbe = new WifiProbe(id, link, new DeviceFaults(noFaults, new Random(3), id, new MemoryTruth(), t0), new Random(4), 'fw', t0);
     await b.broker.publishDeviceConfig({ mall: 'demo', store: 'fashion', device: id }, { v: 1, reportIntervalS: 30, rssiFloorDbm: -75 });
     link.start();
     await until(() => link.connected);
