@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DeviceRegistry, ServiceRole } from '../broker/registry.ts';
 import { Broker } from '../broker/server.ts';
 import type { Component } from '../core/component.ts';
+import { LiveView } from '../dashboards/live/live-view.ts';
 import { Ingest } from '../ingest/index.ts';
 import { ProbeProcessor } from '../ingest/probe/processor.ts';
 import { createStore } from '../ingest/store/index.ts';
@@ -62,6 +63,7 @@ export async function assemble(ctx: CliContext, plan: Plan): Promise<Assembly> {
   }
 
   let store: TimeSeriesStore | undefined;
+  let live: LiveView | undefined;
   if (plan.ingest) {
     if (hashSecret === undefined) throw new Error('PLAZA_HASH_SECRET is required for ingest (at least 16 characters; the same value on every ingest instance and the portal)');
     const secret = hashSecret;
@@ -77,6 +79,11 @@ export async function assemble(ctx: CliContext, plan: Plan): Promise<Assembly> {
     });
     components.push(ingest);
     health.ingest = () => ingest.health();
+    // The live view and alerts: fed by every committed point, published as the ingest service.
+    const view = new LiveView({ config, store, registry, logger: logger.child({ component: 'live' }), mqtt: await mqttFor('ingest') });
+    ingest.onCommitted((points) => view.accept(points));
+    components.push(view);
+    live = view;
   } else if (plan.ops) {
     store = createStore(config, logger);
     const readOnly = store;
@@ -85,7 +92,7 @@ export async function assemble(ctx: CliContext, plan: Plan): Promise<Assembly> {
 
   if (plan.ops) {
     components.push(
-      new OpsServer({ host: config.ops.host, port: config.ops.port, token: opsToken, metrics: ctx.metrics, logger: logger.child({ component: 'ops' }), health, store }),
+      new OpsServer({ host: config.ops.host, port: config.ops.port, token: opsToken, tokens: config.ops.tokens, metrics: ctx.metrics, logger: logger.child({ component: 'ops' }), health, store, live }),
     );
   }
   return { components, registry, store, health, mqttFor, hashSecret, opsToken };

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idSchema } from '../protocol/ids.ts';
 import { gatewaySettingsSchema } from '../portal/gateways/settings.ts';
+import { mallAlertsSchema, openingHoursSchema } from '../dashboards/alerts/settings.ts';
 
 // Digits only: z.coerce alone reads ' ' as 0 (a random port) and '0x50' as 80.
 const port = z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a port number')]).pipe(z.coerce.number<string | number>().int().min(0).max(65535));
@@ -31,6 +32,8 @@ const storeSchema = z.strictObject({
   visitorRssiDbm: z.number().int().min(-120).max(0).optional(),
   visitorMinDwellS: z.number().int().min(0).max(86_400).optional(),
   visitGapS: z.number().int().min(30).max(86_400).optional(),
+  /** Minutes without entries during opening hours before the no-entries alert (default: the mall's alerts.noEntriesMin). */
+  noEntriesAlertMin: z.number().int().min(5).max(720).optional(),
 });
 
 const hexColour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour #rrggbb');
@@ -106,6 +109,9 @@ const mallSchema = z.strictObject({
   /** Local hour (0–23) at which the business day, and so occupancy, resets. */
   dayResetHour: z.number().int().min(0).max(23).default(0),
   stores: z.record(idSchema, storeSchema).default({}),
+  /** Local opening hours per weekday (alerts fire only while open); default 10:00-22:00 every day. */
+  openingHours: openingHoursSchema,
+  alerts: mallAlertsSchema,
 });
 
 /** The one configuration schema. Structured form; environment variables map onto it (see envBindings). */
@@ -129,7 +135,18 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   portal: portalSchema,
-  ops: z.strictObject({ port: port.default(3000), host: nonEmpty.default('0.0.0.0'), token: z.string().min(16).optional() }).prefault({}),
+  ops: z
+    .strictObject({
+      port: port.default(3000),
+      host: nonEmpty.default('0.0.0.0'),
+      token: z.string().min(16).optional(),
+      /** Role tokens (`plaza tokens add`): only their SHA-256 is kept here. */
+      tokens: z
+        .array(z.strictObject({ name: z.string().min(1).max(64), role: z.enum(['viewer', 'marketer', 'admin']), tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits') }))
+        .max(1000)
+        .default([]),
+    })
+    .prefault({}),
   influx: z
     .strictObject({
       url: url.optional(),

@@ -2,11 +2,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Registry } from 'prom-client';
 import type { Component } from '../core/component.ts';
 import type { Logger } from '../core/logger.ts';
+import type { LiveFeed } from '../dashboards/live/live-view.ts';
 import type { TimeSeriesStore } from '../ingest/store/types.ts';
-import { bearerGuard } from './auth.ts';
+import { bearerGuard, type OpsTokenEntry, TokenBook } from './auth.ts';
+import { registerAlertRoutes } from './routes/api/alerts.ts';
 import { registerFootfallRoutes } from './routes/api/footfall.ts';
+import { registerLiveApiRoutes } from './routes/api/live.ts';
 import { registerPosRoutes } from './routes/api/pos.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerLiveRoutes } from './routes/live.ts';
 
 /** A component's health; components add their own detail fields, which /health shows as they are. */
 export interface HealthCheck {
@@ -17,12 +21,17 @@ export interface HealthCheck {
 export interface OpsDeps {
   host: string;
   port: number;
+  /** The admin token (PLAZA_OPS_TOKEN). */
   token: string | undefined;
+  /** Role tokens from the config file (ops.tokens). */
+  tokens?: readonly OpsTokenEntry[];
   metrics: Registry;
   logger: Logger;
   /** Health of each component that reports one. */
   health: Record<string, () => HealthCheck>;
   store: TimeSeriesStore | undefined;
+  /** The live view (dashboards/live), in processes that run ingest. */
+  live?: LiveFeed;
 }
 
 /** The app as a plugin-free function so tests can use app.inject() without listening. */
@@ -44,12 +53,16 @@ export function buildOpsApp(deps: OpsDeps): FastifyInstance {
     }
     return reply.code(status).send({ error: error.message });
   });
+  const tokens = new TokenBook(deps.token, deps.tokens);
   registerHealthRoutes(app, deps);
+  registerLiveRoutes(app, deps, tokens);
   app.register(
     async (api) => {
-      api.addHook('onRequest', bearerGuard(deps.token));
+      api.addHook('onRequest', bearerGuard(tokens));
       registerFootfallRoutes(api, deps);
       registerPosRoutes(api, deps);
+      registerLiveApiRoutes(api, deps);
+      registerAlertRoutes(api, deps);
     },
     { prefix: '/api' },
   );
