@@ -37,7 +37,7 @@ async function connectDevices(url: string, creds: Awaited<ReturnType<typeof addD
 describe.each([
   { name: 'embedded SQLite store', influx: false },
   { name: 'real InfluxDB', influx: true },
-])('ingest with the embedded aedes broker and the $name', ({ influx }) => {
+])('ingest with the embedded aedes broker and the $name', { timeout: 120_000 }, ({ influx }) => {
   let broker: TestBroker;
   let influxd: InfluxHandle | undefined;
   let service: ServiceCredentials;
@@ -70,7 +70,7 @@ describe.each([
     const expected = await publishScript(devices, base);
     await expectTotals(() => run.ingest.flush(), run.store, mall, base - 60_000, base + 3_600_000, expected);
     // Totals can be right before the last repeat is processed: a repeat changes nothing, which is the point.
-    await vi.waitFor(() => expect(run.ingest.doorStats?.duplicates).toBe(3), { timeout: 5000, interval: 50 });
+    await vi.waitFor(() => expect(run.ingest.doorStats?.duplicates).toBe(3), { timeout: 30_000, interval: 50 });
   });
 
   it('delivers readings published while ingest was down (persistent session)', async () => {
@@ -102,7 +102,7 @@ describe.each([
   });
 });
 
-describe('ingest against a real Mosquitto broker', () => {
+describe('ingest against a real Mosquitto broker', { timeout: 120_000 }, () => {
   let mosquitto: MosquittoHandle;
   let broker: TestBroker; // only for its device registry: ingest maps devices to stores through it
   let run: IngestUnderTest;

@@ -113,7 +113,7 @@ export async function expectTotals(
   fromMs: number,
   toMs: number,
   expected: Record<string, { entries: number; exits: number }>,
-  timeoutMs = 15_000,
+  timeoutMs = 45_000,
 ): Promise<void> {
   let last: unknown;
   await vi.waitFor(

@@ -12,7 +12,8 @@ import { expectTotals, footfallTotals, hashSecret, type IngestUnderTest, startIn
 const mall = 'mall-1';
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-describe('ingest outages', () => {
+// Real processes are started, killed and restarted here: generous timeouts, as CI machines may be loaded.
+describe('ingest outages', { timeout: 240_000 }, () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     while (cleanups.length > 0) await cleanups.pop()?.();
@@ -83,7 +84,7 @@ describe('ingest outages', () => {
           const response = await fetch(`http://127.0.0.1:${opsPort}/health`);
           expect(response.status).toBe(200);
         },
-        { timeout: 20_000, interval: 100 },
+        { timeout: 90_000, interval: 200 },
       );
     };
     cleanups.push(async () => {
@@ -99,7 +100,7 @@ describe('ingest outages', () => {
         await device.door(seq, base + seq * 2000, total, 0);
       }
     })();
-    await vi.waitFor(() => expect(total).toBeGreaterThan(500), { timeout: 20_000, interval: 10 });
+    await vi.waitFor(() => expect(total).toBeGreaterThan(500), { timeout: 60_000, interval: 10 });
     child?.kill('SIGKILL');
     await new Promise((resolve) => child?.once('exit', resolve));
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -113,7 +114,7 @@ describe('ingest outages', () => {
   });
 });
 
-describe('scale-out by mall', () => {
+describe('scale-out by mall', { timeout: 120_000 }, () => {
   const dataDirs = [tempDir('ingest-part-1'), tempDir('ingest-part-2')];
   let broker: TestBroker;
   let runs: IngestUnderTest[] = [];

@@ -21,7 +21,7 @@ function macForms(mac: string): Buffer[] {
   return [...texts.map((t) => Buffer.from(t)), Buffer.from(hex, 'hex')];
 }
 
-describe('no raw MAC at rest', () => {
+describe('no raw MAC at rest', { timeout: 120_000 }, () => {
   let broker: TestBroker;
   let influxd: InfluxHandle;
   let run: IngestUnderTest;
