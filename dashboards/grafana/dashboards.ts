@@ -21,10 +21,18 @@ const inStores = '"store" =~ /^$store$/';
 const where = (...conditions: string[]): string => `WHERE ${[...conditions, '$timeFilter'].join(' AND ')}`;
 const perInterval = (fill: string, ...tags: string[]): string => `GROUP BY ${['time($__interval)', ...tags].join(', ')} fill(${fill})`;
 
+/** The retention policy docker-compose.yml gives ingest (PLAZA_INFLUX_RP); the dashboards select it by default. */
+export const defaultRetentionPolicy = 'plaza_400d';
+
 function rpVariable(): Variable {
   const rp = queryVariable('rp', 'Retention policy', 'SHOW RETENTION POLICIES');
-  // Ingest writes to PLAZA_INFLUX_RP when set, else the database default (autogen on 1.x).
-  return { ...rp, description: 'Where ingest writes: PLAZA_INFLUX_RP, or autogen when it is unset', current: { text: 'autogen', value: 'autogen', selected: true } };
+  // Ingest writes to PLAZA_INFLUX_RP when set, else the database default (autogen on 1.x). A default that the
+  // database lacks makes Grafana fall back to the first policy listed, autogen.
+  return {
+    ...rp,
+    description: 'Where ingest writes: PLAZA_INFLUX_RP, or autogen when it is unset',
+    current: { text: defaultRetentionPolicy, value: defaultRetentionPolicy, selected: true },
+  };
 }
 
 const mallVariable = (): Variable => queryVariable('mall', 'Mall', 'SHOW TAG VALUES WITH KEY = "mall"');
