@@ -4,12 +4,14 @@ import { registerOptOutCommands } from './commands/optout.ts';
 import { registerPortalCommand } from './commands/portal.ts';
 import { registerRunCommands } from './commands/run.ts';
 import { registerSimCommands } from './commands/sim.ts';
+import { registerTokenCommands } from './commands/tokens.ts';
 
 const program = new Command('plaza').description('PlazaPulse: mall footfall analytics and guest Wi-Fi portal').showHelpAfterError();
 registerRunCommands(program);
 registerDeviceCommands(program);
 registerPortalCommand(program);
 registerSimCommands(program);
+registerTokenCommands(program);
 registerOptOutCommands(program);
 
 try {
