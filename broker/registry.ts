@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isId } from '../protocol/ids.ts';
+import { type DeviceConfig, defaultDeviceConfig, deviceConfigSchema } from '../protocol/payloads/config.ts';
 import { type DeviceKind, deviceKinds, deviceTopic, readingChannelOf } from '../protocol/topics.ts';
 import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
 
@@ -95,6 +96,11 @@ export class DeviceRegistry {
         revoked_ms INTEGER
       );
       CREATE INDEX IF NOT EXISTS devices_mall_store ON devices (mall, store);
+      CREATE TABLE IF NOT EXISTS device_config (
+        device_id TEXT PRIMARY KEY REFERENCES devices (id),
+        config TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS service_accounts (
         username TEXT PRIMARY KEY,
         role TEXT NOT NULL,
@@ -153,6 +159,43 @@ export class DeviceRegistry {
   getDevice(id: string): DeviceRecord | undefined {
     const row = this.deviceRow(id);
     return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** Sets what a device is told on its retained config topic; unspecified keys keep their current value. */
+  setDeviceConfig(id: string, changes: Partial<Omit<DeviceConfig, 'v'>>): DeviceConfig {
+    const row = this.deviceRow(id);
+    if (row === undefined) throw new Error(`no device ${id}`);
+    const current = this.deviceConfig(id);
+    const parsed = deviceConfigSchema.safeParse({ ...current, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) });
+    if (!parsed.success) throw new Error(`invalid device config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.db
+      .prepare('INSERT INTO device_config (device_id, config, updated_ms) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET config = excluded.config, updated_ms = excluded.updated_ms')
+      .run(id, JSON.stringify(parsed.data), Date.now());
+    return parsed.data;
+  }
+
+  deviceConfig(id: string): DeviceConfig {
+    const row = this.db.prepare('SELECT config FROM device_config WHERE device_id = ?').get(id) as { config: string } | undefined;
+    return row === undefined ? defaultDeviceConfig : deviceConfigSchema.parse(JSON.parse(row.config));
+  }
+
+  /**
+   * Active devices whose config (or the device itself) changed after sinceMs, with the config to publish and the
+   * change time: the broker re-publishes retained configs at start (sinceMs = -1) and polls for changes.
+   */
+  deviceConfigsChangedSince(sinceMs: number): { device: DeviceRecord; config: DeviceConfig; changedMs: number }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT d.*, c.config AS config, MAX(d.created_ms, COALESCE(d.rotated_ms, 0), COALESCE(c.updated_ms, 0)) AS changed_ms
+         FROM devices d LEFT JOIN device_config c ON c.device_id = d.id
+         WHERE d.revoked_ms IS NULL AND MAX(d.created_ms, COALESCE(d.rotated_ms, 0), COALESCE(c.updated_ms, 0)) > ?`,
+      )
+      .all(sinceMs) as (DeviceRow & { config: string | null; changed_ms: number })[];
+    return rows.map((row) => ({
+      device: toRecord(row),
+      config: row.config === null ? defaultDeviceConfig : deviceConfigSchema.parse(JSON.parse(row.config)),
+      changedMs: row.changed_ms,
+    }));
   }
 
   listDevices(filter: { mall?: string; store?: string } = {}): DeviceRecord[] {

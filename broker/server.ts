@@ -104,8 +104,12 @@ export class Broker implements Component {
     return this.listeners.ports;
   }
 
+  /** Change time of the newest device config already published (retained), epoch ms. */
+  private configsPublishedUpToMs = -1;
+
   async start(): Promise<void> {
     this.stopping = false;
+    this.configsPublishedUpToMs = -1;
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: 128,
       connectTimeout: this.tuning.connectTimeoutMs,
@@ -134,7 +138,12 @@ export class Broker implements Component {
       await this.stop();
       throw error;
     }
-    this.revalidateTimer = setInterval(() => this.revalidateClients(), this.tuning.revalidateIntervalMs);
+    // Retained messages live in memory: after a restart every device must get its config again.
+    await this.publishChangedConfigs();
+    this.revalidateTimer = setInterval(() => {
+      this.revalidateClients();
+      this.publishChangedConfigs().catch((error: unknown) => this.logger.error({ err: error }, 'could not publish device configs'));
+    }, this.tuning.revalidateIntervalMs);
     this.revalidateTimer.unref();
     this.logger.info({ ports: this.ports }, 'MQTT broker listening');
   }
@@ -153,6 +162,15 @@ export class Broker implements Component {
   /** Publishes a retained config message to a device (platform → device). */
   async publishDeviceConfig(address: DeviceAddress, config: PayloadOf<'config'>): Promise<void> {
     await this.publish(deviceTopic(address, 'config'), encodePayload('config', config), true);
+  }
+
+  /** Publishes the retained config of every device added, rotated or reconfigured since the last pass. */
+  private async publishChangedConfigs(): Promise<void> {
+    const changed = this.registry.deviceConfigsChangedSince(this.configsPublishedUpToMs);
+    for (const { device, config, changedMs } of changed) {
+      await this.publishDeviceConfig({ mall: device.mall, store: device.store, device: device.id }, config);
+      this.configsPublishedUpToMs = Math.max(this.configsPublishedUpToMs, changedMs);
+    }
   }
 
   private handle(aedes: Aedes, stream: Duplex, req?: IncomingMessage): void {

@@ -86,6 +86,34 @@ export function registerDeviceCommands(program: Command): void {
       }
     });
 
+  devices
+    .command('config <id>')
+    .description('show or change what a device is told on its retained config topic (applied by the broker within 10 s)')
+    .option('--report-interval <s>', 'seconds between readings (1-3600)')
+    .option('--rssi-floor <dBm>', 'probes drop sightings weaker than this (-120..0)')
+    .option('--heartbeat-interval <s>', 'seconds between heartbeats (10-3600)')
+    .option('--json', 'print JSON')
+    .action((id: string, opts: { reportInterval?: string; rssiFloor?: string; heartbeatInterval?: string; json?: boolean }) => {
+      const toInt = (value: string | undefined, name: string): number | undefined => {
+        if (value === undefined) return undefined;
+        if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer`);
+        return Number(value);
+      };
+      const registry = openRegistry(createContext().config);
+      try {
+        const changes = {
+          reportIntervalS: toInt(opts.reportInterval, '--report-interval'),
+          rssiFloorDbm: toInt(opts.rssiFloor, '--rssi-floor'),
+          heartbeatIntervalS: toInt(opts.heartbeatInterval, '--heartbeat-interval'),
+        };
+        const changed = Object.values(changes).some((v) => v !== undefined);
+        const config = changed ? registry.setDeviceConfig(id, changes) : registry.deviceConfig(id);
+        print(opts.json === true, config, Object.entries(config).map(([k, v]) => `${k.padEnd(20)} ${String(v)}`).join('\n'));
+      } finally {
+        registry.close();
+      }
+    });
+
   const services = program.command('services').description('service accounts for platform components in their own process');
   services
     .command('add <role>')
