@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DeviceRegistry, ServiceRole } from '../broker/registry.ts';
 import { Broker } from '../broker/server.ts';
 import type { Component } from '../core/component.ts';
+import { createCampaigns } from '../dashboards/campaigns/index.ts';
 import { LiveView } from '../dashboards/live/live-view.ts';
 import { Ingest } from '../ingest/index.ts';
 import { ProbeProcessor } from '../ingest/probe/processor.ts';
@@ -91,8 +92,10 @@ export async function assemble(ctx: CliContext, plan: Plan): Promise<Assembly> {
   }
 
   if (plan.ops) {
+    const campaigns = createCampaigns(config, store, logger.child({ component: 'campaigns' }));
+    components.push(campaigns.component);
     components.push(
-      new OpsServer({ host: config.ops.host, port: config.ops.port, token: opsToken, tokens: config.ops.tokens, metrics: ctx.metrics, logger: logger.child({ component: 'ops' }), health, store, live }),
+      new OpsServer({ host: config.ops.host, port: config.ops.port, token: opsToken, tokens: config.ops.tokens, metrics: ctx.metrics, logger: logger.child({ component: 'ops' }), health, store, live, campaigns: campaigns.service }),
     );
   }
   return { components, registry, store, health, mqttFor, hashSecret, opsToken };

@@ -26,6 +26,12 @@ export const routeRoles: Readonly<Record<string, OpsRole>> = {
   'GET /api/footfall': 'viewer',
   'GET /api/live': 'viewer',
   'GET /api/alerts': 'viewer',
+  'GET /api/campaigns': 'viewer',
+  'GET /api/campaigns/:id': 'viewer',
+  'GET /api/campaigns/:id/report': 'viewer',
+  'POST /api/campaigns': 'marketer',
+  'PUT /api/campaigns/:id': 'marketer',
+  'DELETE /api/campaigns/:id': 'marketer',
 };
 
 export function roleAllows(held: OpsRole, needed: OpsRole): boolean {

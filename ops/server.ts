@@ -2,14 +2,17 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Registry } from 'prom-client';
 import type { Component } from '../core/component.ts';
 import type { Logger } from '../core/logger.ts';
+import type { CampaignService } from '../dashboards/campaigns/service.ts';
 import type { LiveFeed } from '../dashboards/live/live-view.ts';
 import type { TimeSeriesStore } from '../ingest/store/types.ts';
 import { bearerGuard, type OpsTokenEntry, TokenBook } from './auth.ts';
 import { registerAlertRoutes } from './routes/api/alerts.ts';
+import { registerCampaignRoutes } from './routes/api/campaigns.ts';
 import { registerFootfallRoutes } from './routes/api/footfall.ts';
 import { registerLiveApiRoutes } from './routes/api/live.ts';
 import { registerPosRoutes } from './routes/api/pos.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerCampaignPage } from './routes/campaigns-page.ts';
 import { registerLiveRoutes } from './routes/live.ts';
 
 /** A component's health; components add their own detail fields, which /health shows as they are. */
@@ -32,6 +35,8 @@ export interface OpsDeps {
   store: TimeSeriesStore | undefined;
   /** The live view (dashboards/live), in processes that run ingest. */
   live?: LiveFeed;
+  /** Campaigns and their reports (dashboards/campaigns), in processes that run ops. */
+  campaigns?: CampaignService;
 }
 
 /** The app as a plugin-free function so tests can use app.inject() without listening. */
@@ -56,6 +61,7 @@ export function buildOpsApp(deps: OpsDeps): FastifyInstance {
   const tokens = new TokenBook(deps.token, deps.tokens);
   registerHealthRoutes(app, deps);
   registerLiveRoutes(app, deps, tokens);
+  registerCampaignPage(app, deps, tokens);
   app.register(
     async (api) => {
       api.addHook('onRequest', bearerGuard(tokens));
@@ -63,6 +69,7 @@ export function buildOpsApp(deps: OpsDeps): FastifyInstance {
       registerPosRoutes(api, deps);
       registerLiveApiRoutes(api, deps);
       registerAlertRoutes(api, deps);
+      registerCampaignRoutes(api, deps);
     },
     { prefix: '/api' },
   );
