@@ -29,7 +29,7 @@ export interface DeviceView {
 export interface Figures {
   /** People inside now (business-day entries − exits, clamped at 0 per store). */
   occupancy: number;
-  /** Sum of the configured capacities (mall) or the store's capacity; null when not configured. */
+  /** The store's configured capacity; for the mall the sum of its stores' when every store has one. Else null. */
   capacity: number | null;
   /** Entries in the current minute and the 14 (or 59) before it. */
   entries15: number;

@@ -211,10 +211,11 @@ export class LiveState {
       });
     }
     const sum = (pick: (s: StoreView) => number): number => stores.reduce((total, s) => total + pick(s), 0);
-    const capacities = stores.map((s) => s.capacity).filter((c): c is number => c !== null);
+    // A mall capacity only when every store has one: otherwise occupancy would be compared with part of the mall.
+    const capacities = stores.map((s) => s.capacity);
     const totals: Figures = {
       occupancy: sum((s) => s.occupancy),
-      capacity: capacities.length === 0 ? null : capacities.reduce((a, b) => a + b, 0),
+      capacity: capacities.length === 0 || capacities.includes(null) ? null : capacities.reduce<number>((a, b) => a + (b ?? 0), 0),
       entries15: sum((s) => s.entries15),
       entries60: sum((s) => s.entries60),
       entriesPerMinute: Array.from({ length: seriesMinutes }, (_, i) => sum((s) => s.entriesPerMinute[i] ?? 0)),

@@ -121,6 +121,12 @@ describe('live state', () => {
     expect(state.view('m1', later - 120 * minute).stores[0]?.entries60).toBe(0);
   });
 
+  it('gives the mall a capacity only when every store has one', () => {
+    expect(new LiveState(config).view('m1', now).totals.capacity).toBeNull();
+    const full = configSchema.parse({ malls: { m1: { stores: { a: { capacity: 50 }, b: { capacity: 30 } } } } }).malls;
+    expect(new LiveState(full).view('m1', now).totals.capacity).toBe(80);
+  });
+
   it('ignores points of other measurements and points without mall or store', () => {
     const state = new LiveState(config);
     const changed = state.apply(
