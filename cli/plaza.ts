@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCampaignCommands } from './commands/campaigns.ts';
 import { registerDeviceCommands } from './commands/devices.ts';
 import { registerOptOutCommands } from './commands/optout.ts';
 import { registerPortalCommand } from './commands/portal.ts';
@@ -13,6 +14,7 @@ registerPortalCommand(program);
 registerSimCommands(program);
 registerTokenCommands(program);
 registerOptOutCommands(program);
+registerCampaignCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -10,7 +10,7 @@ export function csvCell(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(Math.round(value * 100) / 100) : '';
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n']/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 const header = ['campaign', 'name', 'mall', 'method', 'store', 'days', 'during', 'expected', 'uplift_pct', 'interval_low_pct', 'interval_high_pct', 'verdict', 'verdict_text'];
