@@ -14,6 +14,8 @@ const servicePublish: Record<ServiceRole, readonly string[]> = {
   // The simulator publishes through per-device credentials; its service account only reads.
   sim: [],
   ops: [`${topicRoot}/+/+/+/config`, `${topicRoot}/+/_platform/#`],
+  // A point-of-sale bridge publishes transaction counts only.
+  pos: [`${topicRoot}/+/_pos/+/sales`],
 };
 
 function hasWildcard(topic: string): boolean {

@@ -7,7 +7,7 @@ import { type DeviceConfig, defaultDeviceConfig, deviceConfigSchema } from '../p
 import { type DeviceKind, deviceKinds, deviceTopic, readingChannelOf } from '../protocol/topics.ts';
 import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
 
-export const serviceRoles = ['ingest', 'portal', 'sim', 'ops'] as const;
+export const serviceRoles = ['ingest', 'portal', 'sim', 'ops', 'pos'] as const;
 export type ServiceRole = (typeof serviceRoles)[number];
 
 export interface DeviceRecord {

@@ -1,5 +1,6 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../core/logger.ts';
+import { posTopics } from '../protocol/pos.ts';
 import { topicFilters, topicRoot } from '../protocol/topics.ts';
 
 export interface ConsumerOptions {
@@ -54,6 +55,7 @@ export class Consumer {
       ...readingChannels.map((channel) => topicFilters.channelOfMall(mall, channel)),
       `${topicRoot}/${mall}/_portal/+/login`,
       `${topicRoot}/${mall}/_portal/+/member`,
+      posTopics.salesFilter(mall),
     ]);
   }
 

@@ -9,6 +9,7 @@ import { DoorProcessor } from './door/processor.ts';
 import { defaultDrainerOptions, Drainer } from './drainer.ts';
 import { createIngestMetrics, type IngestMetrics, registerProcessorStats } from './metrics.ts';
 import { Outbox } from './outbox.ts';
+import { PosProcessor } from './pos.ts';
 import { OptOuts } from './optouts.ts';
 import { MemberLinks } from './portal/member-links.ts';
 import { MemberVisits } from './portal/member-visits.ts';
@@ -57,6 +58,7 @@ export class Ingest implements Component {
   private pipeline: Pipeline | undefined;
   private door: DoorProcessor | undefined;
   private portal: PortalProcessor | undefined;
+  private pos: PosProcessor | undefined;
   private memberVisits: MemberVisits | undefined;
   private probe: Processor<'probe'> | undefined;
   private optOuts: OptOuts | undefined;
@@ -90,6 +92,7 @@ export class Ingest implements Component {
     this.memberVisits = new MemberVisits();
     this.optOuts = OptOuts.open(config.dataDir);
     this.portal = new PortalProcessor(links, this.memberVisits);
+    this.pos = new PosProcessor();
     this.probe = this.deps.probe(settings, { links, visits: this.memberVisits }, this.optOuts);
     this.pipeline = new Pipeline(
       db,
@@ -98,6 +101,7 @@ export class Ingest implements Component {
         probe: this.probe,
         status: new StatusProcessor(),
         portal: this.portal,
+        pos: this.pos,
       },
       outbox,
       deadLetters,
@@ -211,7 +215,7 @@ export class Ingest implements Component {
   private prune(): void {
     try {
       const nowMs = Date.now();
-      const removed = (this.door?.prune(nowMs) ?? 0) + (this.portal?.prune(nowMs) ?? 0) + (this.memberVisits?.prune(nowMs) ?? 0);
+      const removed = (this.door?.prune(nowMs) ?? 0) + (this.portal?.prune(nowMs) ?? 0) + (this.memberVisits?.prune(nowMs) ?? 0) + (this.pos?.prune(nowMs) ?? 0);
       if (removed > 0) this.deps.logger.info({ removed }, 'pruned door working state');
     } catch (error) {
       this.deps.logger.error({ err: error }, 'prune failed');

@@ -1,11 +1,14 @@
 import type Database from 'better-sqlite3';
+import { posSalesSchema } from '../protocol/payloads/pos.ts';
 import { parsePortalTopic, platformTopicSchemas } from '../protocol/platform.ts';
+import { parsePosTopic } from '../protocol/pos.ts';
 import type { DeviceKind } from '../protocol/topics.ts';
 import { type Channel, type DeviceTopic, parseDeviceTopic, parseJsonWith, parsePayload, readingChannelOf } from '../protocol/topics.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { CachedDirectory } from './device-cache.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
+import type { PosProcessor } from './pos.ts';
 import type { PortalProcessor } from './portal/processor.ts';
 import { type Processor, RejectedReading } from './processor.ts';
 import type { Point } from './store/types.ts';
@@ -20,6 +23,7 @@ export interface Processors {
   probe: Processor<'probe'>;
   status: Processor<'status'>;
   portal: PortalProcessor;
+  pos: PosProcessor;
 }
 
 export type Outcome = 'stored' | 'invalid' | 'rejected' | 'ignored';
@@ -106,6 +110,8 @@ export class Pipeline {
   private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number): Outcome {
     const portalTopic = parsePortalTopic(topicText);
     if (portalTopic !== null) return this.handlePortal(portalTopic, payload, receivedAtMs);
+    const posTopic = parsePosTopic(topicText);
+    if (posTopic !== null) return this.handlePos(posTopic, payload, receivedAtMs);
     const topic = parseDeviceTopic(topicText);
     this.metrics.received.inc({ channel: topic?.channel ?? 'unknown' });
     const dead = (reason: string, kind: 'invalid' | 'rejected'): Outcome => {
@@ -122,6 +128,24 @@ export class Pipeline {
       const points = this.dispatch(topic, payload, receivedAtMs);
       if (points === null) return 'invalid';
       this.append(points);
+      return 'stored';
+    } catch (error) {
+      if (error instanceof RejectedReading) return dead(error.message, 'rejected');
+      throw error;
+    }
+  }
+
+  /** Point-of-sale reports; the broker lets only the pos service account publish them. A report is stored whole or not at all. */
+  private handlePos(topic: { mall: string; source: string }, payload: Buffer, receivedAtMs: number): Outcome {
+    this.metrics.received.inc({ channel: 'pos' });
+    const dead = (reason: string, kind: 'invalid' | 'rejected'): Outcome => {
+      this.deadLetters.record({ topic: null, reason: `sales from ${topic.source} in ${topic.mall}: ${reason}`, sizeBytes: payload.length, receivedAtMs }, kind);
+      return kind;
+    };
+    const parsed = parseJsonWith(posSalesSchema, payload);
+    if (!parsed.ok) return dead(parsed.reason, 'invalid');
+    try {
+      this.append(this.processors.pos.sales(topic.mall, parsed.value, receivedAtMs));
       return 'stored';
     } catch (error) {
       if (error instanceof RejectedReading) return dead(error.message, 'rejected');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServiceCredentials } from '../../broker/registry.ts';
-import { addDevice, startTestBroker, type TestBroker } from '../support/broker.ts';
+import { posTopics } from '../../protocol/pos.ts';
+import { addDevice, connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { type InfluxHandle, startInfluxd } from '../support/influxd.ts';
 import { type MosquittoHandle, startMosquitto } from '../support/mosquitto.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -99,6 +100,39 @@ describe.each([
     const metrics = await run.metrics.getSingleMetricAsString('plaza_ingest_messages_invalid_total');
     const invalid = [...metrics.matchAll(/kind="invalid"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(invalid).toBeGreaterThanOrEqual(hostile.length);
+  });
+});
+
+describe('point-of-sale counts over MQTT', { timeout: 120_000 }, () => {
+  it('reach the store through the pos service account, and overlapping reports are refused', async () => {
+    const dataDir = tempDir('ingest-pos');
+    const broker = await startTestBroker({ dataDir });
+    const run = await startIngest({ dataDir, registry: broker.registry, mqtt: { url: broker.url, ...(await broker.registry.addService('ingest')) } });
+    const pos = await broker.registry.addService('pos', 'till-bridge');
+    const client = await connectClient(broker.url, { clientId: `${pos.username}-1`, username: pos.username, password: pos.password });
+    try {
+      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
+      const report = (transactions: number, startMs: number, endMs: number) =>
+        JSON.stringify({ v: 1, mall, intervals: [{ store: 'store-1', startMs, endMs, transactions }] });
+      const topic = posTopics.sales(mall, 'till-bridge');
+      await client.publishAsync(topic, report(42, hour, hour + 3_600_000), { qos: 1 });
+      await client.publishAsync(topic, report(7, hour + 1_800_000, hour + 5_400_000), { qos: 1 }); // overlaps: refused
+      await client.publishAsync(topic, report(40, hour, hour + 3_600_000), { qos: 1 }); // same interval: a correction
+      await vi.waitFor(
+        async () => {
+          await run.ingest.flush();
+          const rows = await run.store.query({ measurement: 'sales', fields: ['transactions'], aggregate: 'sum', where: { mall }, fromMs: hour - 3_600_000, toMs: hour + 7_200_000 });
+          expect(rows[0]?.values.transactions).toBe(40);
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+      const invalid = await run.metrics.getSingleMetricAsString('plaza_ingest_messages_invalid_total');
+      expect(invalid).toMatch(/kind="rejected"\} 1/);
+    } finally {
+      await client.endAsync();
+      await run.stop();
+      await broker.stop();
+    }
   });
 });
 
