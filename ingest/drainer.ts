@@ -32,6 +32,8 @@ export class Drainer {
   private wake: (() => void) | undefined;
   private failures = 0;
   private storeState: StoreState = { state: 'ok' };
+  /** The batch write in progress; the next one starts after it. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly outbox: Outbox,
@@ -109,8 +111,20 @@ export class Drainer {
     }
   }
 
-  /** One batch; true when it left the outbox (written or set aside), false on a retryable failure. */
-  private async writeOnce(): Promise<boolean> {
+  /**
+   * One batch; true when it left the outbox (written or set aside), false on a retryable failure. Serialised:
+   * two batches in flight at once could land out of order, and an older full value would then overwrite a newer.
+   */
+  private writeOnce(): Promise<boolean> {
+    const result = this.writing.then(() => this.writeNext());
+    this.writing = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async writeNext(): Promise<boolean> {
     const batch = this.outbox.read(this.options.batchSize);
     if (batch === null) {
       this.outbox.recount();

@@ -121,3 +121,37 @@ describe('outbox and drainer', () => {
     expect(await sumEntries()).toBe(5);
   });
 });
+
+describe('concurrent flushes', () => {
+  it('never let an older full value overwrite a newer one', async () => {
+    const dir = tempDir('drainer-order');
+    const db = new Database(path.join(dir, 'ingest.sqlite'));
+    const outbox = new Outbox(db);
+    const inner = new SqliteStore({ dataDir: dir }, createLogger('silent'));
+    await inner.open();
+    // A store whose first write is slow, as a write racing a restart of InfluxDB can be.
+    let writes = 0;
+    const slowFirst: TimeSeriesStore = {
+      kind: 'sqlite',
+      open: () => inner.open(),
+      close: () => inner.close(),
+      ping: () => inner.ping(),
+      query: (q) => inner.query(q),
+      write: async (points) => {
+        writes += 1;
+        if (writes === 1) await new Promise((resolve) => setTimeout(resolve, 100));
+        await inner.write(points);
+      },
+    };
+    const drainer = new Drainer(outbox, slowFirst, { batchSize: 100, flushIntervalMs: 10, baseBackoffMs: 5, maxBackoffMs: 20 }, createIngestMetrics(createMetricsRegistry(false)), createLogger('silent'));
+    outbox.append([point('a', 0, 1)]);
+    const first = drainer.flush();
+    outbox.append([point('a', 0, 9)]); // the same minute, a newer full value
+    const second = drainer.flush();
+    await Promise.all([first, second]);
+    const rows = await inner.query({ measurement: 'footfall', fields: ['entries'], aggregate: 'sum', fromMs: t0, toMs: t0 + 60_000 });
+    expect(rows[0]?.values.entries).toBe(9);
+    await inner.close();
+    db.close();
+  });
+});
