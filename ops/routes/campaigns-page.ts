@@ -45,7 +45,8 @@ function page(reply: FastifyReply, body: SafeHtml, status = 200): FastifyReply {
     .header('content-security-policy', contentSecurityPolicy)
     .header('x-content-type-options', 'nosniff')
     .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer')
+    // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with form posts.
+    .header('referrer-policy', 'same-origin')
     .header('cache-control', 'no-store')
     .send(body.value);
 }
