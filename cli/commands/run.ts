@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { ComponentRunner, stopOnSignals } from '../../core/component.ts';
+import type { MallConfig } from '../../firmware-sim/mall-config.ts';
 import type { Plan } from '../assemble.ts';
 import { type CliContext, createContext } from '../context.ts';
 
-async function run(ctx: CliContext, plan: Plan, extras: { portal?: boolean } = {}): Promise<void> {
+async function run(ctx: CliContext, plan: Plan, extras: { portal?: boolean; demoMall?: MallConfig } = {}): Promise<void> {
   const runner = new ComponentRunner(ctx.logger);
   stopOnSignals(runner, ctx.logger, () => process.exit(0));
   // Loaded on demand so `plaza devices …` and other small commands start quickly.
@@ -14,6 +15,20 @@ async function run(ctx: CliContext, plan: Plan, extras: { portal?: boolean } = {
     const { createPortalComponent } = await import('./portal.ts');
     components.push(await createPortalComponent(ctx, assembly, { demo: plan.demo }));
   }
+  if (extras.demoMall !== undefined && assembly.hashSecret !== undefined) {
+    const { demoSimulator } = await import('../demo.ts');
+    const portalMqtt = await assembly.mqttFor('portal');
+    components.push(
+      demoSimulator({
+        mall: extras.demoMall,
+        brokerUrl: ctx.config.mqtt.url ?? `mqtt://127.0.0.1:${ctx.config.mqtt.port}`,
+        portalMqtt,
+        hashSecret: assembly.hashSecret,
+        registry: assembly.registry,
+        logger: ctx.logger.child({ component: 'sim' }),
+      }),
+    );
+  }
   await runner.start(components);
 }
 
@@ -23,7 +38,14 @@ export function registerRunCommands(program: Command): void {
     .description('run every component in one process')
     .option('--demo', 'demo mode: embedded defaults, ephemeral secrets and the simulated demo mall')
     .action(async (opts: { demo?: boolean }) => {
-      await run(createContext(), { broker: true, ingest: true, ops: true, demo: opts.demo === true }, { portal: true });
+      if (opts.demo !== true) {
+        await run(createContext(), { broker: true, ingest: true, ops: true, demo: false }, { portal: true });
+        return;
+      }
+      // The demo: the simulated mall in real time, with platform settings that match it.
+      const { demoConfigOverrides, loadDemoMall } = await import('../demo.ts');
+      const mall = loadDemoMall();
+      await run(createContext(demoConfigOverrides(mall)), { broker: true, ingest: true, ops: true, demo: true }, { portal: true, demoMall: mall });
     });
 
   program

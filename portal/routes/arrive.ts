@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idSchema } from '../../protocol/ids.ts';
-import { flowHref, isKnownMall, languageOf, pageContext, type PortalContext, sendPage } from '../context.ts';
+import { defaultMall, flowHref, isKnownMall, languageOf, pageContext, type PortalContext, sendPage } from '../context.ts';
 import { safeContinueUrl } from '../flow/continue-url.ts';
 import { GatewayError } from '../gateways/types.ts';
 import { messagePage, startPage } from '../views/pages.ts';
@@ -42,6 +42,16 @@ export function registerArriveRoutes(app: FastifyInstance, ctx: PortalContext): 
   };
   app.get('/m/:mall', arrive);
   app.get('/m/:mall/', arrive);
+  // Someone opening the portal's bare address (a demo, a misconfigured gateway) lands on the first mall's page.
+  app.get('/', async (request, reply) => {
+    const mall = defaultMall(ctx);
+    const lang = languageOf(ctx, request, (request.query as Record<string, unknown>).lang);
+    if (mall === undefined) {
+      const page = pageContext(ctx, lang, undefined, (l) => `/?lang=${l}`);
+      return sendPage(reply, 404, messagePage(page, page.m.errors.notFound, page.m.errors.notFound));
+    }
+    return reply.redirect(`/m/${mall}/`, 302);
+  });
 
   app.get('/start', async (request, reply) => {
     const query = flowQuery.safeParse(request.query);

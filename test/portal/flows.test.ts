@@ -38,6 +38,13 @@ async function signUp(phone: string, analytics: boolean) {
 }
 
 describe('guest flow', () => {
+  it('sends a visitor of the bare portal address to the mall page', async () => {
+    const response = await portal.app.inject({ url: '/' });
+    expect(response.statusCode).toBe(302);
+    expect(response.headers.location).toMatch(/^\/m\/[a-z0-9-]+\/$/);
+    expect((await portal.app.inject({ url: response.headers.location as string })).statusCode).toBe(303);
+  });
+
   it('needs the terms, then grants, publishes a pseudonymous login event and shows the success page', async () => {
     const start = await arrive(portal);
     const startPage = await get(start);
