@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
 import { ComponentRunner, stopOnSignals } from '../../core/component.ts';
 import type { Config } from '../../core/config.ts';
-import { Settings } from '../../ingest/settings.ts';
-import { createStore } from '../../ingest/store/index.ts';
 import { parseDurationMs } from '../../firmware-sim/duration.ts';
 import { selectFaults } from '../../firmware-sim/faults.ts';
 import { formatLoadReport, loadDefaults, runLoad } from '../../firmware-sim/load.ts';
 import { demoMallFile, loadMallConfig, MallConfigError } from '../../firmware-sim/mall-config.ts';
-import { Simulator } from '../../firmware-sim/simulator.ts';
-import { readTruth } from '../../firmware-sim/truth.ts';
-import { formatReport, verifyRun } from '../../firmware-sim/verify.ts';
 import { createContext, openRegistry } from '../context.ts';
 
 /** Where simulated devices connect: the configured external broker, else the embedded one on this machine. */
@@ -70,6 +65,7 @@ export function registerSimCommands(program: Command): void {
       if (endMs !== undefined && (Number.isNaN(endMs) || endMs > Date.now())) throw new Error('--end must be an ISO time that is not in the future');
       const ctx = createContext();
       const registry = openRegistry(ctx.config);
+      const { Simulator } = await import('../../firmware-sim/simulator.ts');
       const simulator = new Simulator(
         {
           mall,
@@ -105,6 +101,13 @@ export function registerSimCommands(program: Command): void {
     .option('--visitors-tolerance <pct>', 'accepted |error| of probe visitor and unique-shopper estimates, in % (default: report only)', number('--visitors-tolerance', 0))
     .action(async (opts: { truth: string; footfallTolerance: number; visitorsTolerance?: number }) => {
       const ctx = createContext();
+      // Loaded on demand so other commands start quickly.
+      const [{ readTruth }, { createStore }, { Settings }, { formatReport, verifyRun }] = await Promise.all([
+        import('../../firmware-sim/truth.ts'),
+        import('../../ingest/store/index.ts'),
+        import('../../ingest/settings.ts'),
+        import('../../firmware-sim/verify.ts'),
+      ]);
       const records = await readTruth(opts.truth);
       const store = createStore(ctx.config, ctx.logger);
       await store.open();
