@@ -190,7 +190,7 @@ function campaigns(): Dashboard {
         hide: false,
         iconColor: 'orange',
         // One point per campaign at its start (docs/dashboards.md); end_ms makes the annotation a region.
-        query: `SELECT "name", "stores", "end_ms" FROM ${campaign} WHERE "mall" =~ /^$mall$/ AND $timeFilter`,
+        query: `SELECT "name", "stores", "end_ms" FROM ${campaign} WHERE "mall" =~ /^$mall$/ AND "active" = 1 AND $timeFilter`,
         textColumn: 'name',
         tagsColumn: 'stores',
         timeEndColumn: 'end_ms',

@@ -207,7 +207,7 @@ export async function startGrafanaFixture(): Promise<GrafanaFixture> {
     if (response.statusCode !== 200) throw new Error(`POST /api/pos/sales: ${response.statusCode} ${response.body} (log: ${path.join(dataDir, 'ingest.log')})`);
 
     const c = expected.campaign;
-    await store.write([{ measurement: 'campaign', tags: { mall, campaign: 'spring-sale' }, fields: { name: c.name, stores: c.stores, end_ms: { int: c.endMs } }, tsMs: c.startMs }]);
+    await store.write([{ measurement: 'campaign', tags: { mall, campaign: 'spring-sale' }, fields: { name: c.name, stores: c.stores, end_ms: { int: c.endMs }, active: { int: 1 } }, tsMs: c.startMs }]);
 
     await waitForStored(ingest, store, baseMs, expected);
     return { influx, metrics, fromMs: baseMs - 86_400_000 - minuteMs, toMs: Date.now() + minuteMs, baseMs, expected, stop };
