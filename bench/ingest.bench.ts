@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuTable, describeMachine, table } from './lib/report.ts';
-import { type RunOptions, runScenario, type ScenarioResult, type ScenarioSpec } from './lib/scenario.ts';
+import { otherProcesses, type RunOptions, runScenario, type ScenarioResult, type ScenarioSpec } from './lib/scenario.ts';
 
 const doorLoad = { load: 'door', devices: 200, stores: 50, sightingsPerBatch: 0, inflightPerDevice: 10, windowMessages: 10_000, pendingPointsMax: 25_000 } as const;
 const probeLoad = { load: 'probe', devices: 50, stores: 50, sightingsPerBatch: 100, inflightPerDevice: 4, windowMessages: 200, pendingPointsMax: 25_000 } as const;
@@ -73,7 +73,8 @@ for (const spec of selected) {
     console.log(
       `  published ${Math.round(result.publishedPerS)}/s, processed ${Math.round(result.processedPerS)} msg/s${result.sightingsPerS === null ? '' : ` (${Math.round(result.sightingsPerS)} sightings/s)`}, ` +
         `backlog end ${result.backlog.endMessages} msgs / ${result.backlog.endPendingPoints} pts, publish→stored p50 ${result.publishToStoredMs.p50} ms p99 ${result.publishToStoredMs.p99} ms, ` +
-        `correct: ${result.correctness.ok ? 'yes' : 'NO'} (${result.correctness.detail})`,
+        `correct: ${result.correctness.ok ? 'yes' : 'NO'} (${result.correctness.detail}); other processes on the machine ${result.cpuPercent[otherProcesses]} % CPU, ` +
+        `load average ${result.loadAverage.start}→${result.loadAverage.end}; slowest /metrics ${Math.round(result.slowestScrapeMs)} ms`,
     );
   } catch (error) {
     failures.push(`${spec.name}: ${(error as Error).message}`);

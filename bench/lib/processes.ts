@@ -137,6 +137,32 @@ export function procStats(pid: number): ProcStats | null {
   }
 }
 
+/**
+ * Main thread of a process (where Node's event loop runs): seconds on a CPU and seconds runnable but waiting
+ * for one (other processes had the cores), from /proc/<pid>/schedstat. The rest of the wall time it slept:
+ * idle, or blocked in a system call such as a disk write.
+ */
+export function mainThreadSched(pid: number): { onCpuS: number; waitingForCpuS: number } | null {
+  try {
+    const [onCpuNs = 0, waitingNs = 0] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return { onCpuS: onCpuNs / 1e9, waitingForCpuS: waitingNs / 1e9 };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time used by every process on the machine since boot (all cores; idle and iowait excluded), seconds. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / clockTicksPerS;
+}
+
+/** 1-minute load average. */
+export function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
 /** CPU of this process (the load generator), seconds. */
 export function ownCpuSeconds(): number {
   const usage = process.cpuUsage();

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { ScenarioResult } from './scenario.ts';
+import { otherProcesses, type ScenarioResult } from './scenario.ts';
 
 export interface Machine {
   cpus: number;
@@ -54,6 +54,7 @@ export function table(results: readonly ScenarioResult[]): string {
     'publish→stored p50 / p99 (ms)',
     'consumer peak RSS (MB)',
     'consumer CPU %',
+    'others\' CPU %',
     'correct',
   ];
   const rows = results.map((r) => {
@@ -70,6 +71,7 @@ export function table(results: readonly ScenarioResult[]): string {
       `${fmt(r.publishToStoredMs.p50)} / ${fmt(r.publishToStoredMs.p99)}`,
       fmt(r.consumerPeakRssBytes / 1e6),
       fmt(r.cpuPercent[consumerName], 0),
+      fmt(r.cpuPercent[otherProcesses], 0),
       r.correctness.ok ? 'yes' : 'NO',
     ];
   });
@@ -77,9 +79,26 @@ export function table(results: readonly ScenarioResult[]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** CPU of every process per scenario: where the two cores went. */
+/**
+ * Where the two cores went, per scenario: CPU % of each process (100 = one core), the consumer's main thread
+ * (on a core / waiting for one / asleep), and CPU µs per processed message of the pipeline's own processes.
+ */
 export function cpuTable(results: readonly ScenarioResult[]): string {
   const names = [...new Set(results.flatMap((r) => Object.keys(r.cpuPercent)))];
+  const pipeline = names.filter((n) => n !== otherProcesses && !n.startsWith('load generator'));
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(['scenario', ...names.map((n) => `${n} CPU %`)]), line(['---', ...names.map(() => '---')]), ...results.map((r) => line([r.spec.name, ...names.map((n) => fmt(r.cpuPercent[n], 0))]))].join('\n');
+  const header = ['scenario', ...names.map((n) => `${n} CPU %`), 'consumer main thread on CPU / waiting for CPU / asleep %', ...pipeline.map((n) => `${n} µs CPU per msg`)];
+  return [
+    line(header),
+    line(header.map(() => '---')),
+    ...results.map((r) => {
+      const t = r.consumerMainThread;
+      return line([
+        r.spec.name,
+        ...names.map((n) => fmt(r.cpuPercent[n], 0)),
+        t === null ? '–' : `${fmt(t.onCpu)} / ${fmt(t.waitingForCpu)} / ${fmt(t.asleep)}`,
+        ...pipeline.map((n) => (r.cpuPercent[n] === undefined ? '–' : fmt(((r.cpuPercent[n] ?? 0) / 100 / r.processedPerS) * 1e6))),
+      ]);
+    }),
+  ].join('\n');
 }

@@ -6,9 +6,11 @@ import { checkDoorCorrectness, checkPeerCorrectness, lookupIngestMarkers, lookup
 import { Load, type LoadDevice } from './load.ts';
 import { Markers, percentile } from './markers.ts';
 import { DoorCounter, ProbeScanner, Rng } from './payloads.ts';
-import { ownCpuSeconds, procStats, sleep } from './processes.ts';
+import { loadAverage, machineBusySeconds, mainThreadSched, ownCpuSeconds, procStats, sleep } from './processes.ts';
 import { bucketDelta, buckets, histogramQuantile, type Scrape, total } from './prometheus.ts';
 import { type BrokerUnderTest, type ConsumerUnderTest, type Measured, startAedes, startIngestProcess, startMosquittoBroker, startPeerProcess } from './services.ts';
+
+type PeerConsumer = Awaited<ReturnType<typeof startPeerProcess>>;
 
 export type ConsumerKind = 'ingest' | 'peer-per-message' | 'peer-batched';
 
@@ -48,6 +50,7 @@ export interface Snapshot {
   markers: number;
   scrape: Scrape | undefined;
   cpuSeconds: Record<string, number>;
+  consumerSched: { onCpuS: number; waitingForCpuS: number } | null;
 }
 
 export interface ScenarioResult {
@@ -61,13 +64,20 @@ export interface ScenarioResult {
   commitToStoredS: { p50: number | null; p99: number | null } | null;
   publishToStoredMs: { p50: number | null; p99: number | null; max: number | null; samples: number; missing: number };
   consumerPeakRssBytes: number;
+  /** CPU per process in the window, % of one core; `other processes` = the rest of the machine. */
   cpuPercent: Record<string, number>;
-  errors: { publishFailed: number; disconnects: number; deadLetters: number; storeErrors: number; peerWriteFailures: number };
+  loadAverage: { start: number; end: number };
+  /** The consumer's main thread over the window, % of wall time: running, runnable but without a core, asleep. */
+  consumerMainThread: { onCpu: number; waitingForCpu: number; asleep: number } | null;
+  /** Slowest answer of ingest's /metrics: how long its event loop went without a turn. */
+  slowestScrapeMs: number;
+  errors: { publishFailed: number; disconnects: number; deadLetters: number; storeErrors: number; peerWriteFailures: number; peerFailuresByCause?: Record<string, number> };
   correctness: Correctness;
   timeline: { tS: number; acked: number; durable: number; backlog: number; pendingPoints: number; rssMb: number }[];
 }
 
 const hashSecret = 'bench-master-secret-0123456789abcdef';
+export const otherProcesses = 'other processes';
 const mallOf = (spec: ScenarioSpec): string => `bench-${spec.load}`;
 
 /** Registers the load devices (scrypt hashes, 4 at a time) and the marker device. */
@@ -153,6 +163,8 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
     const cpu = (): Record<string, number> => {
       const result: Record<string, number> = { 'load generator (bench)': ownCpuSeconds() };
       for (const m of measured) result[m.name] = procStats(m.pid)?.cpuSeconds ?? Number.NaN;
+      // Whatever else ran on the machine meanwhile (other users' jobs): it competes for the same cores.
+      result[otherProcesses] = machineBusySeconds() - Object.values(result).reduce((sum, v) => sum + (Number.isNaN(v) ? 0 : v), 0);
       return result;
     };
     const snapshot = (): Snapshot => ({
@@ -165,6 +177,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
       markers: markers.count,
       scrape: consumer.scrape(),
       cpuSeconds: cpu(),
+      consumerSched: mainThreadSched(consumer.process.pid),
     });
     const backlogOf = (s: Snapshot): number => Math.max(0, s.acked + s.markers - s.durable);
 
@@ -176,7 +189,6 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
         await consumer.refresh().catch(() => undefined);
         const tookMs = performance.now() - started;
         slowestScrapeMs = Math.max(slowestScrapeMs, tookMs);
-        if (process.env.BENCH_DEBUG === '1' && tookMs > 500) log(`  slow /metrics: ${Math.round(tookMs)} ms`);
         await sleep(200);
       }
     })();
@@ -197,12 +209,14 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
     await sleep(options.warmupS * 1000);
     await consumer.refresh();
     const a = snapshot();
+    const loadStart = loadAverage();
     markers.measured = true;
     inWindow = true;
     log(`  measuring ${options.durationS} s`);
     await sleep(options.durationS * 1000);
     await consumer.refresh();
     const b = snapshot();
+    const loadEnd = loadAverage();
     inWindow = false;
     markers.measured = false;
     await load.stop();
@@ -262,12 +276,21 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
       publishToStoredMs: { p50: percentile(marks.latenciesMs, 0.5), p99: percentile(marks.latenciesMs, 0.99), max: percentile(marks.latenciesMs, 1), samples: marks.latenciesMs.length, missing: marks.missing },
       consumerPeakRssBytes,
       cpuPercent,
+      loadAverage: { start: loadStart, end: loadEnd },
+      consumerMainThread: (() => {
+        if (a.consumerSched === null || b.consumerSched === null) return null;
+        const onCpu = Math.round(((b.consumerSched.onCpuS - a.consumerSched.onCpuS) / dtS) * 1000) / 10;
+        const waitingForCpu = Math.round(((b.consumerSched.waitingForCpuS - a.consumerSched.waitingForCpuS) / dtS) * 1000) / 10;
+        return { onCpu, waitingForCpu, asleep: Math.round((100 - onCpu - waitingForCpu) * 10) / 10 };
+      })(),
+      slowestScrapeMs,
       errors: {
         publishFailed: load.failed,
         disconnects: load.disconnects,
         deadLetters,
         storeErrors: final.scrape === undefined ? 0 : total(final.scrape, 'plaza_ingest_store_errors_total'),
-        peerWriteFailures: 'stats' in consumer ? (consumer as { stats(): { failed: number } }).stats().failed : 0,
+        peerWriteFailures: 'stats' in consumer ? (consumer as PeerConsumer).stats().failed : 0,
+        peerFailuresByCause: 'stats' in consumer ? (consumer as PeerConsumer).stats().failuresByCause : undefined,
       },
       correctness,
       timeline,

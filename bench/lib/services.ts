@@ -134,6 +134,8 @@ interface PeerStats {
   failed: number;
   pendingPoints: number;
   subscribed: boolean;
+  /** Failed writes by HTTP status or socket error code. */
+  failuresByCause?: Record<string, number>;
 }
 
 /** The Node-RED-style peer (bench/peers/node-red-influx.ts) in its own process. */

@@ -49,7 +49,7 @@ const batchMs = Number(args['batch-ms']);
 // node-influx uses Node's http module; Node 20's global agent keeps connections alive with no socket limit.
 const agent = new http.Agent({ keepAlive: true });
 
-const stats = { received: 0, parseErrors: 0, written: 0, failed: 0, writeRequests: 0, pendingWrites: 0, pendingPoints: 0, subscribed: false };
+const stats = { received: 0, parseErrors: 0, written: 0, failed: 0, writeRequests: 0, pendingWrites: 0, pendingPoints: 0, subscribed: false, failuresByCause: {} as Record<string, number> };
 
 /** A tag value escaped for line protocol (commas, spaces, equals signs). */
 function tag(value: string): string {
@@ -75,20 +75,24 @@ function write(lines: string[]): void {
   stats.pendingPoints += lines.length;
   stats.writeRequests += 1;
   const body = lines.join('\n');
-  const done = (ok: boolean): void => {
+  const done = (cause: string | null): void => {
     stats.pendingWrites -= 1;
     stats.pendingPoints -= lines.length;
-    if (ok) stats.written += lines.length;
-    else stats.failed += lines.length;
+    if (cause === null) {
+      stats.written += lines.length;
+      return;
+    }
+    stats.failed += lines.length;
+    stats.failuresByCause[cause] = (stats.failuresByCause[cause] ?? 0) + 1;
   };
   const request = http.request(
     { host: influx.hostname, port: influx.port, path: writePath, method: 'POST', agent, headers: { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } },
     (response) => {
       response.resume();
-      response.once('end', () => done(response.statusCode === 204));
+      response.once('end', () => done(response.statusCode === 204 ? null : `HTTP ${response.statusCode}`));
     },
   );
-  request.once('error', () => done(false));
+  request.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? 'error'));
   request.end(body);
 }
 
