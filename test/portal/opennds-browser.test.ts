@@ -1,0 +1,161 @@
+import type { MqttClient } from 'mqtt';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../core/config.ts';
+import { PortalServer } from '../../portal/server.ts';
+import { ConsoleCodeSender } from '../../portal/otp/senders.ts';
+import { platformTopicFilters } from '../../protocol/platform.ts';
+import { type PortalLoginEvent, portalLoginEventSchema } from '../../protocol/payloads/portal-login.ts';
+import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
+import { tempDir } from '../support/tmp.ts';
+import { captureLogger } from './gateways/helpers.ts';
+import { expectedRhid, gatewayHashOf, type OpenndsClient, openndsArrivalQuery } from './opennds-redirect.ts';
+import { testHashSecret, testSecret } from './support.ts';
+
+// openNDS level 3 end to end: the gateway's encrypted redirect, real Chromium, authmon polling, real broker.
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const faskey = 'PlazaOneFasKey2026';
+const gatewayName = 'Plaza One Gate';
+const gatewayMac = '02:00:5e:10:00:01';
+
+let broker: TestBroker;
+let portal: PortalServer;
+let subscriber: MqttClient;
+const sender = new ConsoleCodeSender(() => undefined);
+const received: unknown[] = [];
+const logs = captureLogger();
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  const portalAccount = await broker.registry.addEphemeralService('portal');
+  const ingestAccount = await broker.registry.addEphemeralService('ingest');
+  subscriber = await connectClient(broker.url, { username: ingestAccount.username, password: ingestAccount.password, clientId: `${ingestAccount.username}-test` });
+  await subscriber.subscribeAsync(platformTopicFilters.portalLogin, { qos: 1 });
+  subscriber.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString('utf8'))));
+  const config = configSchema.parse({
+    dataDir: tempDir('plaza-portal-opennds'),
+    portal: {
+      port: 0,
+      host: '127.0.0.1',
+      secret: testSecret,
+      malls: { 'mall-1': { displayName: 'Plaza One', apStores: { [gatewayMac]: 'store-1' }, gateway: { kind: 'opennds', fasLevel: 3, faskey, gatewayNames: [gatewayName], pollAfterMs: 500 } } },
+    },
+    malls: { 'mall-1': { timeZone: 'Asia/Shanghai' } },
+  });
+  portal = new PortalServer({ config, secret: testSecret, hashSecret: testHashSecret, mqtt: { url: broker.url, ...portalAccount }, logger: logs.logger, sender });
+  await portal.start();
+});
+
+afterAll(async () => {
+  await portal?.stop();
+  await subscriber?.endAsync();
+  await broker?.stop();
+});
+
+function client(n: number): OpenndsClient {
+  return {
+    token: `opennds-client-token-${n}`,
+    clientIp: `192.168.8.${10 + n}`,
+    clientMac: `aa:bb:cc:dd:ee:${(0x20 + n).toString(16)}`,
+    gatewayName,
+    gatewayAddress: '192.168.8.1:2050',
+    gatewayMac,
+    originUrl: 'http://example.com/news',
+  };
+}
+
+async function withBrowser(javaScriptEnabled: boolean, run: (context: BrowserContext) => Promise<void>): Promise<void> {
+  const context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, javaScriptEnabled, locale: 'en-US' });
+  try {
+    await run(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** One authmon poll, as authmon.sh sends it (urlencoded POST to the FAS URL). */
+async function authmon(fields: Record<string, string>): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${portal.port}/gw/mall-1/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'openNDS(authmon;NDS:10.2.0;)' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** authmon's `view` with payload "none", then `view` acknowledging what it authorised. Returns the rhids listed. */
+async function authmonGrantsAndAcks(): Promise<string[]> {
+  const gatewayhash = gatewayHashOf(gatewayName);
+  const list = await authmon({ auth_get: 'view', gatewayhash, payload: Buffer.from('none').toString('base64') });
+  expect(list.status).toBe(200);
+  expect(list.text.startsWith('*')).toBe(true);
+  const rhids = list.text
+    .split(' ')
+    .slice(1)
+    .map((line) => decodeURIComponent(line).split(' ')[0] ?? '');
+  const ack = await authmon({ auth_get: 'view', gatewayhash, payload: Buffer.from(rhids.map((r) => `*${r}`).join(' ')).toString('base64') });
+  expect(ack).toEqual({ status: 200, text: 'ack' });
+  return rhids;
+}
+
+async function waitForEvents(count: number): Promise<PortalLoginEvent[]> {
+  const deadline = Date.now() + 10_000;
+  while (received.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return received.map((event) => portalLoginEventSchema.parse(event));
+}
+
+async function arrive(page: Page, n: number): Promise<void> {
+  const query = new URLSearchParams(openndsArrivalQuery(client(n), faskey)).toString();
+  await page.goto(`http://127.0.0.1:${portal.port}/m/mall-1/?${query}`);
+  expect(await page.locator('h1').textContent()).toBe('Free Wi-Fi at Plaza One');
+}
+
+describe('openNDS level 3 in headless Chromium', () => {
+  it('signs a member up; the grant waits for authmon, the page moves on after the ack, the event links the trusted device', async () => {
+    await withBrowser(true, async (context) => {
+      const page = await context.newPage();
+      await arrive(page, 1);
+      await page.getByRole('link', { name: 'Become a member' }).click();
+      await page.getByLabel('Mobile phone').fill('13900139000');
+      await page.getByRole('button', { name: 'Send me a code' }).click();
+      await page.getByLabel('6-digit code').fill(sender.latestCodeFor('+8613900139000') ?? 'none');
+      await page.getByLabel('I accept the terms of use (required for Wi-Fi).').check();
+      await page.getByLabel('Link my visits to my membership (optional).').check();
+      await page.getByRole('button', { name: 'Join and connect' }).click();
+      // Not online until the gateway has picked the grant up.
+      expect(await page.locator('h1').textContent()).toBe('Connecting…');
+      await page.waitForTimeout(1500);
+      expect(await page.locator('h1').textContent()).toBe('Connecting…');
+      expect(await authmonGrantsAndAcks()).toEqual([expectedRhid(client(1).token, faskey)]);
+      await page.locator('h1', { hasText: 'You are online' }).waitFor({ timeout: 8000 });
+      expect(await page.locator('main').textContent()).toMatch(/Your member number is \d{9}/);
+    });
+    const [event] = await waitForEvents(1);
+    expect(event).toMatchObject({ mall: 'mall-1', gateway: 'opennds', ap: gatewayMac, store: 'store-1', method: 'signup', member: true, macTrusted: true, consents: { analytics: true, marketing: false } });
+    expect(event?.device).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(event?.link?.memberRef).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(JSON.stringify(received[0]).toLowerCase()).not.toContain(client(1).clientMac);
+    // A second view has nothing left: the acknowledged grant is not handed out again.
+    expect((await authmon({ auth_get: 'view', gatewayhash: gatewayHashOf(gatewayName), payload: Buffer.from('none').toString('base64') })).text).toBe('*');
+  });
+
+  it('lets a guest online with JavaScript disabled, through meta refresh only', async () => {
+    await withBrowser(false, async (context) => {
+      const page = await context.newPage();
+      await arrive(page, 2);
+      await page.getByRole('link', { name: 'Go online as a guest' }).click();
+      await page.getByLabel('I accept the terms of use (required for Wi-Fi).').check();
+      await page.getByRole('button', { name: 'Connect' }).click();
+      expect(await page.locator('h1').textContent()).toBe('Connecting…');
+      expect(await authmonGrantsAndAcks()).toEqual([expectedRhid(client(2).token, faskey)]);
+      await page.locator('h1', { hasText: 'You are online' }).waitFor({ timeout: 8000 });
+    });
+    const events = await waitForEvents(2);
+    expect(events[1]).toMatchObject({ gateway: 'opennds', method: 'guest', member: false, macTrusted: true, consents: { analytics: false } });
+    expect(events[1]?.link).toBeUndefined();
+    expect(events[1]?.device).not.toBe(events[0]?.device);
+    expect(JSON.stringify(received[1]).toLowerCase()).not.toContain(client(2).clientMac);
+    expect(logs.text().toLowerCase()).not.toContain(client(2).clientMac);
+    expect(logs.text()).not.toContain(faskey);
+  });
+});
