@@ -16,7 +16,8 @@ const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
   .transform((v) => v === true || v === 'true' || v === '1');
 
-const timeZone = z.string().refine((tz) => {
+/** An IANA time zone name the runtime knows. */
+export const timeZoneSchema = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -105,7 +106,7 @@ const portalSchema = z
 
 const mallSchema = z.strictObject({
   name: z.string().max(200).optional(),
-  timeZone: timeZone.default('Asia/Shanghai'),
+  timeZone: timeZoneSchema.default('Asia/Shanghai'),
   /** Local hour (0–23) at which the business day, and so occupancy, resets. */
   dayResetHour: z.number().int().min(0).max(23).default(0),
   stores: z.record(idSchema, storeSchema).default({}),

@@ -1,3 +1,4 @@
+import { timeZoneSchema } from '../core/config.ts';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -20,14 +21,6 @@ const countWeights = z
   .record(z.string().regex(/^\d{1,2}$/, 'keys must be small whole numbers'), z.number().min(0))
   .refine((w) => Object.values(w).some((v) => v > 0), 'needs at least one positive weight');
 
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as Asia/Shanghai');
 
 const doorSchema = z.strictObject({
   id: idSchema,
@@ -100,7 +93,7 @@ export const mallConfigSchema = z
   .strictObject({
     mall: idSchema,
     name: z.string().max(200).optional(),
-    timeZone,
+    timeZone: timeZoneSchema,
     openingHours: z.strictObject(Object.fromEntries(weekdays.map((d) => [d, hoursSchema])) as Record<Weekday, typeof hoursSchema>),
     arrivals: z.strictObject({
       /** Shoppers arriving per hour, by local hour 0–23, on a weekday with factor 1. */
