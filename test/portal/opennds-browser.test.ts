@@ -17,6 +17,7 @@ const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-
 const faskey = 'PlazaOneFasKey2026';
 const gatewayName = 'Plaza One Gate';
 const gatewayMac = '02:00:5e:10:00:01';
+const level2Faskey = 'PlazaTwoLevel2Key';
 
 let broker: TestBroker;
 let portal: PortalServer;
@@ -38,9 +39,12 @@ beforeAll(async () => {
       port: 0,
       host: '127.0.0.1',
       secret: testSecret,
-      malls: { 'mall-1': { displayName: 'Plaza One', apStores: { [gatewayMac]: 'store-1' }, gateway: { kind: 'opennds', fasLevel: 3, faskey, gatewayNames: [gatewayName], pollAfterMs: 500 } } },
+      malls: {
+        'mall-1': { displayName: 'Plaza One', apStores: { [gatewayMac]: 'store-1' }, gateway: { kind: 'opennds', fasLevel: 3, faskey, gatewayNames: [gatewayName], pollAfterMs: 500 } },
+        'mall-2': { displayName: 'Plaza Two', gateway: { kind: 'opennds', fasLevel: 2, faskey: level2Faskey } },
+      },
     },
-    malls: { 'mall-1': { timeZone: 'Asia/Shanghai' } },
+    malls: { 'mall-1': { timeZone: 'Asia/Shanghai' }, 'mall-2': { timeZone: 'Asia/Shanghai' } },
   });
   portal = new PortalServer({ config, secret: testSecret, hashSecret: testHashSecret, mqtt: { url: broker.url, ...portalAccount }, logger: logs.logger, sender });
   await portal.start();
@@ -157,5 +161,40 @@ describe('openNDS level 3 in headless Chromium', () => {
     expect(JSON.stringify(received[1]).toLowerCase()).not.toContain(client(2).clientMac);
     expect(logs.text().toLowerCase()).not.toContain(client(2).clientMac);
     expect(logs.text()).not.toContain(faskey);
+  });
+});
+
+describe('openNDS level 2 in headless Chromium', () => {
+  it('sends a member to the gateway authdir with the right rhid, and does not link the untrusted MAC', async () => {
+    const gatewayCalls: URL[] = [];
+    await withBrowser(true, async (context) => {
+      // Stands in for openNDS on the gateway address: it accepts the rhid and sends the client on to `redir`.
+      await context.route('http://192.168.8.1:2050/**', async (route) => {
+        const url = new URL(route.request().url());
+        gatewayCalls.push(url);
+        await route.fulfill({ status: 302, headers: { location: url.searchParams.get('redir') ?? 'about:blank' } });
+      });
+      const page = await context.newPage();
+      const shopper = { ...client(3), gatewayName: 'Plaza Two Gate' };
+      await page.goto(`http://127.0.0.1:${portal.port}/m/mall-2/?${new URLSearchParams(openndsArrivalQuery(shopper, level2Faskey)).toString()}`);
+      expect(await page.locator('h1').textContent()).toBe('Free Wi-Fi at Plaza Two');
+      await page.getByRole('link', { name: 'Log in as a member' }).click();
+      await page.getByLabel('Member number or mobile phone').fill('13900139000');
+      await page.getByRole('button', { name: 'Send me a code' }).click();
+      await page.getByLabel('6-digit code').fill(sender.latestCodeFor('+8613900139000') ?? 'none');
+      await page.getByLabel('I accept the terms of use (required for Wi-Fi).').check();
+      await page.getByLabel('Link my visits to my membership (optional).').check();
+      await page.getByRole('button', { name: 'Log in and connect' }).click();
+      await page.locator('h1', { hasText: 'You are online' }).waitFor({ timeout: 8000 });
+    });
+    expect(gatewayCalls).toHaveLength(1);
+    expect(gatewayCalls[0]?.pathname).toBe('/opennds_auth/');
+    expect(gatewayCalls[0]?.searchParams.get('tok')).toBe(expectedRhid(client(3).token, level2Faskey));
+    expect(gatewayCalls[0]?.searchParams.get('redir')).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${portal.port}/done\\?`));
+    const events = await waitForEvents(3);
+    expect(events[2]).toMatchObject({ mall: 'mall-2', gateway: 'opennds', method: 'member', member: true, macTrusted: false, consents: { analytics: true } });
+    // Level 2 travels over plain http on the open Wi-Fi: the MAC is a replayable claim, never linked to a member.
+    expect(events[2]?.link).toBeUndefined();
+    expect(JSON.stringify(received[2]).toLowerCase()).not.toContain(client(3).clientMac);
   });
 });
