@@ -180,12 +180,16 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
   let records: TruthRecord[] = [];
   let truth: Truth;
   let report: VerifyReport | undefined;
+  /** The simulated window, as a saved absolute range; device status queries look at the last minutes of wall time. */
   let fromMs = 0;
   let toMs = 0;
+  let healthFromMs = 0;
+  let healthToMs = 0;
   const logStream = createWriteStream(path.join(dataDir, 'ingest.log'));
   const variableOptions = new Map<string, string[]>();
 
   beforeAll(async () => {
+    healthFromMs = Date.now() - 60_000;
     mallConfig = loadMallConfig(demoMallFile);
     stores = mallConfig.stores.map((s) => s.id);
     broker = await startTestBroker({ dataDir });
@@ -213,6 +217,7 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     const portalCreds = await registry.addService('portal');
     portal = await connectClient(broker.url, { clientId: portalCreds.username, username: portalCreds.username, password: portalCreds.password });
     const publishing: Promise<unknown>[] = [];
+    const publishErrors: string[] = [];
     const truthFile = path.join(dataDir, 'truth.jsonl');
     simulator = new Simulator(
       {
@@ -237,7 +242,8 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
             macTrusted: false,
             consents: { termsVersion: 'sim', analytics: false, marketing: false },
           };
-          publishing.push((portal as MqttClient).publishAsync(platformTopics.portalLogin(login.mall, 'sim'), JSON.stringify(event), { qos: 1 }));
+          const published = (portal as MqttClient).publishAsync(platformTopics.portalLogin(login.mall, 'sim'), JSON.stringify(event), { qos: 1 });
+          publishing.push(published.catch((error: unknown) => publishErrors.push(String(error))));
         },
       },
       registry,
@@ -247,6 +253,7 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     await simulator.whenFinished();
     await simulator.stop();
     await Promise.all(publishing);
+    if (publishErrors.length > 0) throw new Error(`portal logins not published: ${publishErrors.join('; ')}`);
     if (simulator.stats().backlog !== 0) throw new Error(`simulator left ${simulator.stats().backlog} readings unacknowledged`);
 
     records = await readTruth(truthFile);
@@ -265,10 +272,12 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     } while (!report.ok && Date.now() < deadline);
     await ingest.flush();
 
-    // A range as a user would pick it: from the window's start up to now, where the devices' heartbeats (stamped
-    // on arrival) and offline notices are.
+    // Door, probe and portal panels: the simulated window. Device status is stamped by ingest on arrival, so the
+    // heartbeats of an accelerated run lie in the last minutes of wall time: device status queries (device health,
+    // and the live page's devices online) get the wall time of this run as their range ("last N minutes").
     fromMs = run.startMs - 60_000;
-    toMs = Date.now() + 60_000;
+    toMs = end.tsMs + 60_000;
+    healthToMs = Date.now() + 60_000;
   }, 120_000);
 
   afterAll(async () => {
@@ -301,7 +310,8 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     const result: PanelResult = { series: {}, math: {}, queries: {} };
     const targets = panel.targets ?? [];
     for (const target of targets.filter((t) => t.datasource.type === 'influxdb')) {
-      const q = prepareQuery(target.query ?? '', variables, { fromMs, toMs, maxDataPoints, minInterval: '1m', ...(panel.timeShift === undefined ? {} : { timeShift: panel.timeShift }) });
+      const range = (target.query ?? '').includes('."device_status"') ? { fromMs: healthFromMs, toMs: healthToMs } : { fromMs, toMs };
+      const q = prepareQuery(target.query ?? '', variables, { ...range, maxDataPoints, minInterval: '1m', ...(panel.timeShift === undefined ? {} : { timeShift: panel.timeShift }) });
       result.queries[target.refId] = q;
       result.series[target.refId] = await influxQuery(influx.url, q);
     }
