@@ -37,6 +37,7 @@ export class Consumer {
   private connected = false;
   private recovering = false;
   private sliceStartMs = 0;
+  private corked: MqttClient['stream'] | undefined;
 
   constructor(
     private readonly options: ConsumerOptions,
@@ -125,6 +126,7 @@ export class Consumer {
       this.recover(client);
       return;
     }
+    this.corkAcks(client);
     if (performance.now() - this.sliceStartMs < yieldAfterMs) {
       callback();
       return;
@@ -133,6 +135,21 @@ export class Consumer {
     setImmediate(() => {
       this.sliceStartMs = performance.now();
       callback();
+    });
+  }
+
+  /**
+   * Holds this turn's PUBACKs in the socket and sends them in one write when the turn ends: one system call
+   * per message was a tenth of ingest's time under load. Every PUBACK still follows its message's commit.
+   */
+  private corkAcks(client: MqttClient): void {
+    const stream = client.stream;
+    if (this.corked === stream || typeof stream?.cork !== 'function') return;
+    stream.cork();
+    this.corked = stream;
+    setImmediate(() => {
+      this.corked = undefined;
+      stream.uncork();
     });
   }
 
