@@ -8,6 +8,7 @@ import { customVariable, type Dashboard, influx, Layout, math, prom, queryVariab
 
 // Measurements, as ingest writes them (docs/data-model.md), under the retention policy chosen in `$rp`.
 const footfall = '"$rp"."footfall"';
+const mallOccupancy = '"$rp"."mall_occupancy"';
 const deviceStatus = '"$rp"."device_status"';
 const visits = '"$rp"."visits"';
 const presence = '"$rp"."presence"';
@@ -60,7 +61,9 @@ function liveTraffic(): Dashboard {
     influx('A', `SELECT sum("entries") AS "entries", sum("exits") AS "exits" FROM ${footfall} ${where(inMall)} ${perInterval('0')}`),
   ]);
   l.add('timeseries', 'Mall occupancy', 12, 8, [
-    influx('A', `SELECT sum("occupancy") AS "occupancy" FROM (SELECT last("occupancy") AS "occupancy" FROM ${footfall} ${where(inMall)} ${perInterval('previous', '"store"')}) ${where()} ${perInterval('null')}`),
+    // Ingest writes the mall total as its own series: InfluxDB 1.x mishandles fill() in a subquery grouped by time
+    // (influxdata/influxdb#16960), so summing per-store values here would be wrong.
+    influx('A', `SELECT last("occupancy") AS "occupancy" FROM ${mallOccupancy} ${where(inMall)} ${perInterval('previous')}`),
   ]);
   l.row('Stores $store');
   l.add('timeseries', 'Entries per store', 12, 8, [influx('A', `SELECT sum("entries") AS "entries" FROM ${footfall} ${where(inMall, inStores)} ${perInterval('0', '"store"')}`, { alias: '$tag_store' })]);

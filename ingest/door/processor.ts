@@ -77,6 +77,13 @@ export class DoorProcessor implements Processor<'door'> {
         occupancy INTEGER NOT NULL,
         PRIMARY KEY (mall, store, minute_ms)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS mall_minutes (
+        mall TEXT NOT NULL,
+        minute_ms INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        occupancy INTEGER NOT NULL,
+        PRIMARY KEY (mall, minute_ms)
+      ) WITHOUT ROWID;
     `);
     this.statements = prepare(db);
   }
@@ -118,17 +125,21 @@ export class DoorProcessor implements Processor<'door'> {
     const points: Point[] = [];
     const { mall, store } = topic;
     const minutes = [...changes.keys()].sort((a, b) => a - b);
+    const dayStartOf = (minuteMs: number): number => businessDayStartMs(minuteMs, this.settings.timeZoneOf(mall), this.settings.dayResetHourOf(mall));
     for (const minuteMs of minutes) {
       const change = changes.get(minuteMs) as { entries: number; exits: number };
-      s.upsertMinute.run(mall, store, minuteMs, change.entries, change.exits);
+      // A new minute starts at the running value before it, so inserting it alone changes no one's occupancy.
+      const before = s.occupancyBefore.get(mall, store, minuteMs, dayStartOf(minuteMs))?.occupancy ?? 0;
+      s.upsertMinute.run(mall, store, minuteMs, change.entries, change.exits, before);
     }
     // Occupancy depends on every earlier minute of the business day: recompute from the earliest change on.
     const done = new Set<number>();
     for (const minuteMs of minutes) {
-      const dayStart = businessDayStartMs(minuteMs, this.settings.timeZoneOf(mall), this.settings.dayResetHourOf(mall));
+      const dayStart = dayStartOf(minuteMs);
       if (done.has(dayStart)) continue;
       done.add(dayStart);
-      this.recomputeOccupancy(mall, store, minuteMs, dayStart, new Set(minutes), points);
+      const mallChanges = this.recomputeOccupancy(mall, store, minuteMs, dayStart, new Set(minutes), points);
+      this.updateMallOccupancy(mall, dayStart, mallChanges, points);
     }
     return points;
   }
@@ -138,7 +149,7 @@ export class DoorProcessor implements Processor<'door'> {
     const s = this.statements;
     if (s === undefined) return 0;
     const cutoff = nowMs - this.bounds.lateDataMaxMs - dayMs;
-    return s.pruneReadings.run(cutoff, cutoff).changes + s.pruneMinutes.run(cutoff - dayMs).changes;
+    return s.pruneReadings.run(cutoff, cutoff).changes + s.pruneMinutes.run(cutoff - dayMs).changes + s.pruneMallMinutes.run(cutoff - dayMs).changes;
   }
 
   private delta(prev: Reading | undefined, reading: Reading): { in: number; out: number } {
@@ -149,13 +160,23 @@ export class DoorProcessor implements Processor<'door'> {
     return { in: fellIn ? reading.total_in : reading.total_in - prev.total_in, out: fellOut ? reading.total_out : reading.total_out - prev.total_out };
   }
 
-  private recomputeOccupancy(mall: string, store: string, fromMinuteMs: number, dayStartMs: number, changed: Set<number>, points: Point[]): void {
+  /**
+   * Recomputes a store's occupancy from a minute to the end of its business day. Returns how the store's step
+   * changes moved, per minute (new step − old step), for the mall total.
+   */
+  private recomputeOccupancy(mall: string, store: string, fromMinuteMs: number, dayStartMs: number, changed: Set<number>, points: Point[]): Map<number, number> {
     const s = this.statements as ReturnType<typeof prepare>;
     const lastChanged = Math.max(...changed);
+    const stepChanges = new Map<number, number>();
+    let previousDiff = 0;
     let occupancy = s.occupancyBefore.get(mall, store, fromMinuteMs, dayStartMs)?.occupancy ?? 0;
     const rows = s.minutesFrom.all(mall, store, fromMinuteMs, dayStartMs + dayMs);
     for (const row of rows) {
       occupancy = Math.max(0, occupancy + row.entries - row.exits);
+      const diff = occupancy - row.occupancy;
+      // The step at this minute is (its occupancy − the previous minute's): it moves by this diff minus the previous one.
+      if (diff !== previousDiff) stepChanges.set(row.minute_ms, diff - previousDiff);
+      previousDiff = diff;
       if (occupancy !== row.occupancy) s.setOccupancy.run(occupancy, mall, store, row.minute_ms);
       else if (!changed.has(row.minute_ms)) {
         // Past the last changed minute with an unchanged running value, every later minute is unchanged too.
@@ -168,6 +189,34 @@ export class DoorProcessor implements Processor<'door'> {
         fields: { entries: { int: row.entries }, exits: { int: row.exits }, occupancy: { int: occupancy } },
         tsMs: row.minute_ms,
       });
+    }
+    return stepChanges;
+  }
+
+  /**
+   * The mall's occupancy is the sum of its stores' (each clamped on its own), kept as a sum of per-minute steps.
+   * Written as its own series so dashboards need no subquery (InfluxDB 1.x mishandles fill() in subqueries).
+   */
+  private updateMallOccupancy(mall: string, dayStartMs: number, stepChanges: Map<number, number>, points: Point[]): void {
+    if (stepChanges.size === 0) return;
+    const s = this.statements as ReturnType<typeof prepare>;
+    const minutes = [...stepChanges.keys()].sort((a, b) => a - b);
+    for (const minuteMs of minutes) {
+      const before = s.mallOccupancyBefore.get(mall, minuteMs, dayStartMs)?.occupancy ?? 0;
+      s.addMallStep.run(mall, minuteMs, stepChanges.get(minuteMs) as number, before);
+    }
+    const first = minutes[0] as number;
+    const last = minutes[minutes.length - 1] as number;
+    let occupancy = s.mallOccupancyBefore.get(mall, first, dayStartMs)?.occupancy ?? 0;
+    for (const row of s.mallMinutesFrom.all(mall, first, dayStartMs + dayMs)) {
+      occupancy += row.step;
+      if (occupancy === row.occupancy) {
+        if (row.minute_ms > last) break;
+        if (!stepChanges.has(row.minute_ms)) continue;
+      } else {
+        s.setMallOccupancy.run(occupancy, mall, row.minute_ms);
+      }
+      points.push({ measurement: 'mall_occupancy', tags: { mall }, fields: { occupancy: { int: occupancy } }, tsMs: row.minute_ms });
     }
   }
 }
@@ -183,8 +232,8 @@ function prepare(db: Database.Database) {
     next: db.prepare<[string, string, number], Reading>(
       'SELECT seq, ts_ms, total_in, total_out FROM door_readings WHERE device = ? AND boot = ? AND seq > ? ORDER BY seq ASC LIMIT 1',
     ),
-    upsertMinute: db.prepare<[string, string, number, number, number]>(
-      `INSERT INTO door_minutes (mall, store, minute_ms, entries, exits, occupancy) VALUES (?, ?, ?, ?, ?, 0)
+    upsertMinute: db.prepare<[string, string, number, number, number, number]>(
+      `INSERT INTO door_minutes (mall, store, minute_ms, entries, exits, occupancy) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (mall, store, minute_ms) DO UPDATE SET entries = entries + excluded.entries, exits = exits + excluded.exits`,
     ),
     occupancyBefore: db.prepare<[string, string, number, number], { occupancy: number }>(
@@ -199,5 +248,17 @@ function prepare(db: Database.Database) {
          SELECT MAX(r2.seq) FROM door_readings r2 WHERE r2.device = door_readings.device AND r2.boot = door_readings.boot AND r2.ts_ms < ?)`,
     ),
     pruneMinutes: db.prepare<[number]>('DELETE FROM door_minutes WHERE minute_ms < ?'),
+    pruneMallMinutes: db.prepare<[number]>('DELETE FROM mall_minutes WHERE minute_ms < ?'),
+    mallOccupancyBefore: db.prepare<[string, number, number], { occupancy: number }>(
+      'SELECT occupancy FROM mall_minutes WHERE mall = ? AND minute_ms < ? AND minute_ms >= ? ORDER BY minute_ms DESC LIMIT 1',
+    ),
+    addMallStep: db.prepare<[string, number, number, number]>(
+      `INSERT INTO mall_minutes (mall, minute_ms, step, occupancy) VALUES (?, ?, ?, ?)
+       ON CONFLICT (mall, minute_ms) DO UPDATE SET step = step + excluded.step`,
+    ),
+    mallMinutesFrom: db.prepare<[string, number, number], { minute_ms: number; step: number; occupancy: number }>(
+      'SELECT minute_ms, step, occupancy FROM mall_minutes WHERE mall = ? AND minute_ms >= ? AND minute_ms < ? ORDER BY minute_ms',
+    ),
+    setMallOccupancy: db.prepare<[number, string, number]>('UPDATE mall_minutes SET occupancy = ? WHERE mall = ? AND minute_ms = ?'),
   };
 }

@@ -412,25 +412,10 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     expect([column('entries'), column('exits')]).toEqual([total(truth.entries), total(truth.exits)]);
   });
 
-  /*
-   * "Mall occupancy" sums per-store last values filled forward in a subquery. InfluxDB 1.x does not honour fill()
-   * in a subquery when the outer query groups by time (influxdata/influxdb#16960, #9317): the outer query returns
-   * the stores' rows one after another instead of summing per interval. The data the panel reads is right (first
-   * test); the panel's own result is not (second, marked as failing until the dashboard query changes).
-   */
-  let mallOccupancy: Promise<PanelResult> | undefined;
-  const mallOccupancyPanel = (): Promise<PanelResult> => (mallOccupancy ??= run('live-traffic', 'Mall occupancy'));
-
-  it('Mall occupancy: its per-store subquery ends at the true occupancy of every store', async () => {
-    const panel = await mallOccupancyPanel();
-    const inner = /^SELECT sum\("occupancy"\) AS "occupancy" FROM \((.*)\) WHERE .*$/.exec(panel.queries.A ?? '')?.[1];
-    expect(inner, panel.queries.A).toBeDefined();
-    const series = await influxQuery((influx as InfluxHandle).url, inner ?? '');
-    expect(perStore(series, (v) => v.at(-1) ?? Number.NaN)).toEqual(truth.occupancy);
-  });
-
-  it.fails('Mall occupancy: the panel ends at the true mall occupancy (InfluxDB 1.x fill() in subqueries, influxdata/influxdb#16960)', async () => {
-    const rows = (await mallOccupancyPanel()).series.A?.[0]?.values ?? [];
+  it('Mall occupancy: one value per interval, ending at the true mall occupancy', async () => {
+    // Read from ingest's own mall series: a subquery summing per-store values hits influxdata/influxdb#16960.
+    const rows = (await run('live-traffic', 'Mall occupancy')).series.A?.[0]?.values ?? [];
+    expect(rows.length).toBeGreaterThan(0);
     expect(new Set(rows.map((row) => row[0])).size, 'one row per interval').toBe(rows.length);
     expect(rows.filter((row) => typeof row[1] === 'number').at(-1)?.[1]).toBe(total(truth.occupancy));
   });

@@ -17,7 +17,7 @@ const reading = (seq: number, tsMs: number, inTotal: number, outTotal: number, b
 /** Latest full value per (store, minute), as the store would hold it after overwrites. */
 function latest(points: Point[]): Map<string, { entries: number; exits: number; occupancy: number }> {
   const map = new Map<string, { entries: number; exits: number; occupancy: number }>();
-  for (const p of points) {
+  for (const p of points.filter((point) => point.measurement === 'footfall')) {
     const f = p.fields as Record<string, { int: number }>;
     map.set(`${p.tags.store}@${(p.tsMs - t0) / minute}`, { entries: f.entries?.int ?? 0, exits: f.exits?.int ?? 0, occupancy: f.occupancy?.int ?? 0 });
   }
@@ -126,7 +126,10 @@ describe('DoorProcessor', () => {
     run(reading(1, midnightShanghai - 2 * minute, 0, 3), topic(), midnightShanghai);
     run(reading(2, midnightShanghai - minute, 5, 3), topic(), midnightShanghai);
     run(reading(3, midnightShanghai + minute, 6, 3), topic(), midnightShanghai + 2 * minute);
-    const values = [...emitted].sort((a, b) => a.tsMs - b.tsMs).map((p) => (p.fields.occupancy as { int: number }).int);
+    const values = emitted
+      .filter((p) => p.measurement === 'footfall')
+      .sort((a, b) => a.tsMs - b.tsMs)
+      .map((p) => (p.fields.occupancy as { int: number }).int);
     expect(values).toEqual([0, 5, 1]);
   });
 
@@ -137,6 +140,37 @@ describe('DoorProcessor', () => {
     const byMinute = latest(late);
     expect(byMinute.get('s1@5')).toEqual({ entries: 0, exits: 4, occupancy: 1 });
     expect(byMinute.get('s1@10')).toEqual({ entries: 0, exits: 1, occupancy: 0 });
+  });
+
+  it('keeps the mall occupancy equal to the sum of its stores’, whatever the arrival order', () => {
+    // Three stores, readings with exits larger than entries (clamping), a late reading and a repeat.
+    const script: [string, string, DoorPayload][] = [
+      ['door-1', 's1', reading(1, t0, 5, 0)],
+      ['door-2', 's2', reading(1, t0 + 30_000, 2, 0)],
+      ['door-1', 's1', reading(2, t0 + 2 * minute, 6, 4)],
+      ['door-3', 's3', reading(1, t0 + 3 * minute, 0, 2)],
+      ['door-2', 's2', reading(2, t0 + 4 * minute, 9, 3)],
+      ['door-1', 's1', reading(3, t0 + 6 * minute, 8, 10)],
+      ['door-3', 's3', reading(2, t0 + 7 * minute, 4, 2)],
+    ];
+    for (const index of [0, 2, 5, 1, 4, 3, 6, 2, 1]) {
+      const [device, store, payload] = script[index] as [string, string, DoorPayload];
+      run(payload, topic(device, store));
+    }
+    const mall = new Map<number, number>();
+    for (const p of emitted.filter((point) => point.measurement === 'mall_occupancy')) mall.set(p.tsMs, (p.fields.occupancy as { int: number }).int);
+    const storeRows = [...latest(emitted).entries()].map(([key, v]) => ({ store: key.split('@')[0] as string, minute: Number(key.split('@')[1]), occupancy: v.occupancy }));
+    for (let m = 0; m <= 7; m += 1) {
+      let sum = 0;
+      for (const store of ['s1', 's2', 's3']) {
+        const rows = storeRows.filter((r) => r.store === store && r.minute <= m).sort((a, b) => b.minute - a.minute);
+        sum += rows[0]?.occupancy ?? 0;
+      }
+      const written = [...mall.entries()].filter(([ts]) => ts <= t0 + m * minute).sort(([a], [b]) => b - a)[0]?.[1] ?? 0;
+      expect(written, `minute ${m}`).toBe(sum);
+    }
+    // By hand: s1 5 → 2 → 0 (clamped), s2 2 → 6, s3 0 (clamped) → 4: the mall ends at 0 + 6 + 4.
+    expect(mall.get(t0 + 7 * minute)).toBe(10);
   });
 
   it('corrects a clock far in the future to receive time and counts it', () => {
