@@ -9,6 +9,7 @@ import { customVariable, type Dashboard, influx, Layout, math, prom, queryVariab
 // Measurements, as ingest writes them (docs/data-model.md), under the retention policy chosen in `$rp`.
 const footfall = '"$rp"."footfall"';
 const mallOccupancy = '"$rp"."mall_occupancy"';
+const devicesOnline = '"$rp"."devices_online"';
 const deviceStatus = '"$rp"."device_status"';
 const visits = '"$rp"."visits"';
 const presence = '"$rp"."presence"';
@@ -222,8 +223,10 @@ function deviceHealth(): Dashboard {
   ]);
   l.add('timeseries', 'Heartbeats per device', 12, 8, [influx('A', `SELECT count("uptime_s") AS "heartbeats" FROM ${deviceStatus} ${where(inMall, inStores)} ${perInterval('0', '"device"')}`, { alias: '$tag_device' })]);
   l.add('timeseries', 'Devices online over time', 12, 8, [
-    influx('A', `SELECT sum("online") AS "online" FROM (SELECT last("online") AS "online" FROM ${deviceStatus} ${where(inMall, inStores)} ${perInterval('previous', '"device"')}) ${where()} ${perInterval('null')}`),
-  ]);
+    // Per store, from ingest's own count (stack the series for the mall): summing per-device values in a subquery
+    // grouped by time is wrong on InfluxDB 1.x (influxdata/influxdb#16960).
+    influx('A', `SELECT last("online") AS "online" FROM ${devicesOnline} ${where(inMall, inStores)} ${perInterval('previous', '"store"')}`, { alias: '$tag_store' }),
+  ], { stacking: true, description: 'Devices whose latest status is a heartbeat, per store, stacked: the top line is the total.' });
   l.row('Ingest (Prometheus scraping the ops /metrics endpoint; optional)');
   l.add('timeseries', 'Dead letters', 12, 8, [prom('A', 'sum by (kind, channel) (increase(plaza_ingest_messages_invalid_total[$__rate_interval]))', '{{kind}} {{channel}}')]);
   l.add('timeseries', 'Messages received', 12, 8, [prom('A', 'sum by (channel) (rate(plaza_ingest_messages_received_total[$__rate_interval]))', '{{channel}}')], { unit: 'reqps' });

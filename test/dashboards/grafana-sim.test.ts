@@ -310,7 +310,7 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     const result: PanelResult = { series: {}, math: {}, queries: {} };
     const targets = panel.targets ?? [];
     for (const target of targets.filter((t) => t.datasource.type === 'influxdb')) {
-      const range = (target.query ?? '').includes('."device_status"') ? { fromMs: healthFromMs, toMs: healthToMs } : { fromMs, toMs };
+      const range = /\."(device_status|devices_online)"/.test(target.query ?? '') ? { fromMs: healthFromMs, toMs: healthToMs } : { fromMs, toMs };
       const q = prepareQuery(target.query ?? '', variables, { ...range, maxDataPoints, minInterval: '1m', ...(panel.timeShift === undefined ? {} : { timeShift: panel.timeShift }) });
       result.queries[target.refId] = q;
       result.series[target.refId] = await influxQuery(influx.url, q);
@@ -447,5 +447,8 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
     expect(single(await run('device-health', 'Devices reporting'))).toBe(devices);
     const status = (await run('device-health', 'Device status')).series.A ?? [];
     expect(status.map((s) => s.tags.device).sort()).toEqual(devicesOf(mallConfig).map((d) => d.id).sort());
+    // One series per store; the simulator's devices went offline when it stopped, so every store ends at 0 online.
+    const online = perStore((await run('device-health', 'Devices online over time')).series.A, (v) => v.at(-1) ?? Number.NaN);
+    expect(online).toEqual(Object.fromEntries(stores.map((store) => [store, 0])));
   });
 });
