@@ -53,11 +53,23 @@ const containerPort = (mapping: string): number => Number(mapping.split(':').at(
 
 describe('docker-compose.yml', () => {
   it('runs broker, ingest and portal from the one image with their commands, InfluxDB 1.x and Grafana pinned', () => {
-    expect(Object.keys(services).sort()).toEqual(['broker', 'grafana', 'influxdb', 'ingest', 'portal']);
+    expect(Object.keys(services).sort()).toEqual(['broker', 'grafana', 'influxdb', 'ingest', 'portal', 'prometheus']);
     expect(Object.fromEntries(plazaServices.map(([name, s]) => [name, s.command]))).toEqual({ broker: ['broker'], ingest: ['ingest'], portal: ['portal'] });
     expect(new Set(plazaServices.map(([, s]) => `${s.build} ${s.image}`)).size).toBe(1);
     expect(services.influxdb?.image).toMatch(/^influxdb:1\.\d+\.\d+$/);
     expect(services.grafana?.image).toMatch(/^grafana\/grafana-oss:\d+\.\d+\.\d+$/);
+  });
+
+  it('Prometheus is pinned, scrapes ingest’s ops port, and Grafana has it as a datasource', () => {
+    const prometheus = services.prometheus;
+    expect(prometheus?.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    const mount = (prometheus?.volumes ?? []).find((v) => v.endsWith(':/etc/prometheus/prometheus.yml:ro'));
+    expect(mount).toBeDefined();
+    const scrape = parseYaml(readFileSync(path.join(root, (mount as string).split(':')[0] as string), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const opsPort = loadConfig({ env: envOf(services.ingest as Parameters<typeof envOf>[0]) }).ops.port;
+    expect(scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((t) => t.targets))).toEqual([`ingest:${opsPort}`]);
+    const datasource = parseYaml(readFileSync(path.join(root, 'dashboards/grafana/provisioning/datasources/prometheus.yaml'), 'utf8')) as { datasources: { type: string; url: string }[] };
+    expect(datasource.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
   });
 
   it('the Dockerfile exists and runs bin/plaza.js, with the sources every command needs', () => {
