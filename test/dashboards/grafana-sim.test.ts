@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardsDir } from '../../dashboards/grafana/build.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createMetricsRegistry } from '../../core/metrics.ts';
@@ -22,6 +21,7 @@ import { platformTopics } from '../../protocol/platform.ts';
 import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { type InfluxHandle, startInfluxd } from '../support/influxd.ts';
 import { tempDir } from '../support/tmp.ts';
+import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series } from './grafana-json.ts';
 import { evaluateMath, type Numbers } from './grafana-math.ts';
 import { db, rp } from './grafana-fixture.ts';
 import { prepareQuery, type VariableState } from './grafana-expand.ts';
@@ -38,45 +38,8 @@ const hashSecret = 'grafana-sim-secret-0123456789abcdef';
 const windowHours = 3;
 const seed = 4242;
 
-interface Target {
-  refId: string;
-  datasource: { type: string; uid: string };
-  query?: string;
-  expression?: string;
-}
-interface PanelJson {
-  type: string;
-  title: string;
-  timeShift?: string;
-  targets?: Target[];
-}
-interface VariableJson {
-  name: string;
-  type: string;
-  query: string;
-  multi?: boolean;
-  includeAll?: boolean;
-  allValue?: string | null;
-}
-interface DashboardJson {
-  uid: string;
-  title: string;
-  panels: PanelJson[];
-  templating: { list: VariableJson[] };
-  annotations: { list: { datasource: { type: string }; query?: string }[] };
-}
-interface Series {
-  name: string;
-  tags: Record<string, string>;
-  columns: string[];
-  values: unknown[][];
-}
 
-const dashboards: Record<string, DashboardJson> = Object.fromEntries(
-  readdirSync(dashboardsDir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(path.join(dashboardsDir, f), 'utf8')) as DashboardJson]),
-);
+const dashboards = loadDashboards();
 
 /**
  * What the simulator does not produce, so these queries must come back empty (and are asserted so): point-of-sale
@@ -90,17 +53,7 @@ const noData: Record<string, string[]> = {
   'campaigns/Campaign stores ÷ control stores, $baseline earlier': ['A', 'B'],
 };
 
-/** The datasource's own request: POST /query (httpMode POST), database from dbName, epoch ms. */
-async function influxQuery(url: string, q: string): Promise<Series[]> {
-  const response = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ db, q, epoch: 'ms' }) });
-  const body = (await response.json()) as { error?: string; results?: { error?: string; series?: (Omit<Series, 'tags'> & { tags?: Record<string, string> })[] }[] };
-  if (!response.ok || body.error !== undefined) throw new Error(`InfluxDB ${response.status}: ${body.error ?? ''}\n${q}`);
-  const errors = (body.results ?? []).map((r) => r.error).filter((e) => e !== undefined);
-  if (errors.length > 0) throw new Error(`InfluxQL error: ${errors.join('; ')}\n${q}`);
-  return (body.results ?? []).flatMap((r) => r.series ?? []).map((s) => ({ ...s, tags: s.tags ?? {} }));
-}
 
-const numbers = (series: Series): number[] => series.values.flatMap((row) => row.slice(1)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 
 function reduceSingle(series: Series[]): Numbers {
   const out: Numbers = new Map();

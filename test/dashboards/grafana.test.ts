@@ -3,64 +3,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { dashboardsDir, renderDashboards } from '../../dashboards/grafana/build.ts';
+import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series } from './grafana-json.ts';
 import { evaluateMath, type Numbers } from './grafana-math.ts';
 import { db, type GrafanaFixture, mall, rp, startGrafanaFixture, type StoreId, stores } from './grafana-fixture.ts';
 import { calculateIntervalMs, escapeRegex, formatInterval, formatVariable, interpolateVariables, prepareQuery, type VariableState } from './grafana-expand.ts';
 
 const grafanaDir = path.resolve(dashboardsDir, '..');
 
-interface Target {
-  refId: string;
-  datasource: { type: string; uid: string };
-  query?: string;
-  expression?: string;
-  expr?: string;
-  hide?: boolean;
-}
-interface PanelJson {
-  type: string;
-  title: string;
-  timeShift?: string;
-  targets?: Target[];
-}
-interface VariableJson {
-  name: string;
-  type: string;
-  query: string;
-  multi?: boolean;
-  includeAll?: boolean;
-  allValue?: string | null;
-}
-interface DashboardJson {
-  uid: string;
-  title: string;
-  panels: PanelJson[];
-  templating: { list: VariableJson[] };
-  annotations: { list: { datasource: { type: string }; query?: string; textColumn?: string; timeEndColumn?: string; tagsColumn?: string }[] };
-}
 
-const dashboards: Record<string, DashboardJson> = Object.fromEntries(
-  readdirSync(dashboardsDir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(path.join(dashboardsDir, f), 'utf8')) as DashboardJson]),
-);
+const dashboards = loadDashboards();
 
-interface Series {
-  name: string;
-  tags: Record<string, string>;
-  columns: string[];
-  values: unknown[][];
-}
 
-/** The datasource's own request: POST /query (httpMode POST), database from dbName, epoch ms. */
-async function influxQuery(url: string, q: string): Promise<Series[]> {
-  const response = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ db, q, epoch: 'ms' }) });
-  const body = (await response.json()) as { error?: string; results?: { error?: string; series?: (Omit<Series, 'tags'> & { tags?: Record<string, string> })[] }[] };
-  if (!response.ok || body.error !== undefined) throw new Error(`InfluxDB ${response.status}: ${body.error ?? ''}\n${q}`);
-  const errors = (body.results ?? []).map((r) => r.error).filter((e) => e !== undefined);
-  if (errors.length > 0) throw new Error(`InfluxQL error: ${errors.join('; ')}\n${q}`);
-  return (body.results ?? []).flatMap((r) => r.series ?? []).map((s) => ({ ...s, tags: s.tags ?? {} }));
-}
 
 const labelKey = (tags: Record<string, string>): string =>
   Object.entries(tags)
@@ -68,10 +21,6 @@ const labelKey = (tags: Record<string, string>): string =>
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 
-/** Numeric values of a series' value columns (every column but time), nulls dropped. */
-function numbers(series: Series): number[] {
-  return series.values.flatMap((row) => row.slice(1)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-}
 
 /** One number per label set from single-row results, as a math expression sees them. */
 function reduceSingle(series: Series[]): Numbers {
