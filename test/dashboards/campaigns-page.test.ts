@@ -1,4 +1,4 @@
-import { chromium } from 'playwright-core';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createMetricsRegistry } from '../../core/metrics.ts';
@@ -9,12 +9,11 @@ import { sha256Hex } from '../../ops/auth.ts';
 import { buildOpsApp } from '../../ops/server.ts';
 import { tempDir } from '../support/tmp.ts';
 import { dayMs, firstMondayMs, mall, storeWith, syntheticFootfall, timeZone } from './campaigns-fixture.ts';
+import { launchChromium } from '../support/chromium.ts';
 
 const adminToken = 'admin-token-for-campaign-page-0123';
 const viewerToken = 'viewer-token-for-campaign-page-012';
 const basic = (token: string) => ({ authorization: `Basic ${Buffer.from(`someone:${token}`).toString('base64')}` });
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
 describe('campaigns page', () => {
   let store: SqliteStore;
   const repository = new CampaignRepository(tempDir('campaigns-page'));
@@ -100,10 +99,7 @@ describe('campaigns page', () => {
   });
 
   it('works in Chromium without JavaScript: create, report, CSV, edit and delete', async () => {
-    const context = await chromium.launchPersistentContext(tempDir('campaigns-chromium'), {
-      executablePath: '/usr/bin/chromium',
-      args: chromiumArgs,
-      headless: true,
+    const context = await launchChromium({
       javaScriptEnabled: false,
       httpCredentials: { username: 'marketing', password: adminToken },
       acceptDownloads: true,

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -18,8 +18,8 @@ import { encodePayload } from '../../protocol/topics.ts';
 import { hashSecret, TestDevice } from '../ingest/harness.ts';
 import { addDevice, connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
+import { launchChromium } from '../support/chromium.ts';
 
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const token = 'ops-admin-token-for-the-live-test';
 const minute = 60_000;
 
@@ -80,7 +80,7 @@ beforeAll(async () => {
 
   doorA = await TestDevice.connect(broker.url, credsA);
   doorB = await TestDevice.connect(broker.url, credsB);
-  context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, locale: 'en-US' });
+  context = await launchChromium();
   page = await context.newPage();
   page.on('websocket', (ws) => socketUrls.push(ws.url()));
 });

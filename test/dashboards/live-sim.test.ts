@@ -1,4 +1,4 @@
-import { chromium } from 'playwright-core';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -15,8 +15,8 @@ import { demoConfigOverrides, demoMallFile } from '../../cli/demo.ts';
 import { hashSecret } from '../ingest/harness.ts';
 import { startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
+import { launchChromium } from '../support/chromium.ts';
 
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const token = 'ops-admin-token-for-the-live-sim-test';
 const minute = 60_000;
 
@@ -70,7 +70,7 @@ describe('live view fed by the simulated mall', { timeout: 180_000 }, () => {
   });
 
   it('shows per-store entries of the last 60 minutes that match the store', async () => {
-    const context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, locale: 'en-US' });
+    const context = await launchChromium();
     try {
       const page = await context.newPage();
       await page.goto(`http://127.0.0.1:${ops.port}/live`);

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -10,8 +10,7 @@ import { type PortalLoginEvent, portalLoginEventSchema } from '../../protocol/pa
 import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
 import { testHashSecret, testSecret } from './support.ts';
-
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { launchChromium } from '../support/chromium.ts';
 
 let broker: TestBroker;
 let portal: PortalServer;
@@ -42,7 +41,7 @@ afterAll(async () => {
 });
 
 async function withBrowser(javaScriptEnabled: boolean, run: (context: BrowserContext) => Promise<void>): Promise<void> {
-  const context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, javaScriptEnabled, locale: 'en-US' });
+  const context = await launchChromium({ javaScriptEnabled });
   try {
     await run(context);
   } finally {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -11,8 +11,8 @@ import { hashSecret, type IngestUnderTest, startIngest, TestDevice } from '../in
 import { addDevice, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
 import { testSecret } from './support.ts';
+import { launchChromium } from '../support/chromium.ts';
 
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const mall = 'mall-1';
 const phoneMac = '6a:10:20:30:40:66'; // the phone's per-SSID private MAC on the mall Wi-Fi
 
@@ -47,7 +47,7 @@ describe('portal login → ingest member link', { timeout: 180_000 }, () => {
   });
 
   it('links the member in ingest, counts the sign-up, and counts the phone’s next visit as the member’s', async () => {
-    const context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, locale: 'en-US' });
+    const context = await launchChromium();
     try {
       const page = await context.newPage();
       await page.goto(`http://127.0.0.1:${portal.port}/m/${mall}/?mac=${phoneMac}&ap=ap-1`);

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { PortalServer } from '../../portal/server.ts';
@@ -11,9 +11,9 @@ import { tempDir } from '../support/tmp.ts';
 import { captureLogger } from './gateways/helpers.ts';
 import { expectedRhid, gatewayHashOf, type OpenndsClient, openndsArrivalQuery } from './opennds-redirect.ts';
 import { testHashSecret, testSecret } from './support.ts';
+import { launchChromium } from '../support/chromium.ts';
 
 // openNDS level 3 end to end: the gateway's encrypted redirect, real Chromium, authmon polling, real broker.
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const faskey = 'PlazaOneFasKey2026';
 const gatewayName = 'Plaza One Gate';
 const gatewayMac = '02:00:5e:10:00:01';
@@ -69,7 +69,7 @@ function client(n: number): OpenndsClient {
 }
 
 async function withBrowser(javaScriptEnabled: boolean, run: (context: BrowserContext) => Promise<void>): Promise<void> {
-  const context = await chromium.launchPersistentContext(tempDir('plaza-chromium'), { executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true, javaScriptEnabled, locale: 'en-US' });
+  const context = await launchChromium({ javaScriptEnabled });
   try {
     await run(context);
   } finally {
