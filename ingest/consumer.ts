@@ -13,6 +13,11 @@ export interface ConsumerOptions {
   malls: readonly string[] | undefined;
   /** Wait before reconnecting after a broker loss or a local failure, in ms. */
   reconnectPeriodMs: number;
+  /**
+   * Commits the messages of one event-loop turn together: begin() before the turn's first message, commit()
+   * before the turn's PUBACKs leave the socket. Without it, every message commits on its own.
+   */
+  batch?: { begin(): void; commit(): void };
 }
 
 /** Handles one message synchronously; throws when its effect could not be made durable. */
@@ -37,7 +42,8 @@ export class Consumer {
   private connected = false;
   private recovering = false;
   private sliceStartMs = 0;
-  private corked: MqttClient['stream'] | undefined;
+  /** The open turn: its PUBACKs are corked in this stream until its messages are committed. */
+  private turn: { client: MqttClient; stream: MqttClient['stream'] } | undefined;
 
   constructor(
     private readonly options: ConsumerOptions,
@@ -110,6 +116,8 @@ export class Consumer {
   }
 
   async stop(): Promise<void> {
+    // Ending the stream would flush corked PUBACKs: commit their messages first.
+    if (this.turn !== undefined) this.closeTurn(this.turn);
     const client = this.client;
     this.client = undefined;
     if (client) await client.endAsync();
@@ -118,6 +126,7 @@ export class Consumer {
 
   private onMessage(client: MqttClient, packet: IPublishPacket, callback: (error?: Error) => void): void {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    this.openTurn(client);
     try {
       this.handler(packet.topic, payload, Date.now());
     } catch (error) {
@@ -126,7 +135,6 @@ export class Consumer {
       this.recover(client);
       return;
     }
-    this.corkAcks(client);
     if (performance.now() - this.sliceStartMs < yieldAfterMs) {
       callback();
       return;
@@ -139,18 +147,33 @@ export class Consumer {
   }
 
   /**
-   * Holds this turn's PUBACKs in the socket and sends them in one write when the turn ends: one system call
-   * per message was a tenth of ingest's time under load. Every PUBACK still follows its message's commit.
+   * Opens a turn: the PUBACKs of this event-loop turn stay corked in the socket and the turn's messages share one
+   * transaction. When the turn ends the transaction commits first and only then are the PUBACKs written, in one
+   * system call. A commit that fails destroys the socket with the PUBACKs unsent: the broker redelivers. Without
+   * cork (an unusual stream) each message keeps its own transaction.
    */
-  private corkAcks(client: MqttClient): void {
+  private openTurn(client: MqttClient): void {
     const stream = client.stream;
-    if (this.corked === stream || typeof stream?.cork !== 'function') return;
+    if (this.turn?.stream === stream || typeof stream?.cork !== 'function') return;
+    this.options.batch?.begin();
     stream.cork();
-    this.corked = stream;
-    setImmediate(() => {
-      this.corked = undefined;
-      stream.uncork();
-    });
+    const turn = { client, stream };
+    this.turn = turn;
+    setImmediate(() => this.closeTurn(turn));
+  }
+
+  private closeTurn(turn: { client: MqttClient; stream: MqttClient['stream'] }): void {
+    if (this.turn !== turn) return;
+    this.turn = undefined;
+    try {
+      this.options.batch?.commit();
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not commit a batch of messages; reconnecting for redelivery');
+      turn.stream.destroy();
+      this.recover(turn.client);
+      return;
+    }
+    turn.stream.uncork();
   }
 
   private recover(client: MqttClient): void {

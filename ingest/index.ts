@@ -129,6 +129,7 @@ export class Ingest implements Component {
         clientId: `${this.deps.mqtt.username}-${config.ingest.instance}`,
         malls: config.ingest.malls,
         reconnectPeriodMs: 1000,
+        batch: { begin: () => this.pipeline?.beginBatch(), commit: () => this.pipeline?.commitBatch() },
       },
       (topic, payload, receivedAtMs) => this.onMessage(topic, payload, receivedAtMs),
       logger.child({ part: 'consumer' }),

@@ -39,10 +39,12 @@ export class Pipeline {
   private readonly listeners: ((points: readonly Point[]) => void)[] = [];
   /** Points appended in the current transaction, handed to listeners once it committed. */
   private committed: Point[] = [];
+  /** Points of an open batch transaction (beginBatch), handed to listeners at its commit. */
+  private batch: Point[] | undefined;
   private readonly devices: DeviceDirectory;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly processors: Processors,
     private readonly outbox: Outbox,
     private readonly deadLetters: DeadLetters,
@@ -66,7 +68,7 @@ export class Pipeline {
   handle(topic: string, payload: Buffer, receivedAtMs: number): Outcome {
     try {
       const outcome = this.handleTx(topic, payload, receivedAtMs);
-      this.emitCommitted();
+      this.settled();
       return outcome;
     } finally {
       this.committed = [];
@@ -77,11 +79,41 @@ export class Pipeline {
   tick(nowMs: number): number {
     try {
       const count = this.tickTx(nowMs);
-      this.emitCommitted();
+      this.settled();
       return count;
     } finally {
       this.committed = [];
     }
+  }
+
+  /**
+   * Opens a transaction that the following messages and ticks join (each as a savepoint, so one failing message
+   * rolls back alone), until commitBatch(). Listeners hear of the points only after that commit.
+   */
+  beginBatch(): void {
+    if (this.batch !== undefined) return;
+    this.db.exec('BEGIN');
+    this.batch = [];
+  }
+
+  commitBatch(): void {
+    const points = this.batch;
+    if (points === undefined) return;
+    this.batch = undefined;
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.outbox.recount();
+      throw error;
+    }
+    this.emit(points);
+  }
+
+  /** A message's or tick's own transaction (or savepoint) succeeded. */
+  private settled(): void {
+    if (this.batch === undefined) this.emit(this.committed);
+    else for (const point of this.committed) this.batch.push(point);
   }
 
   /** Calls the listener with the points of every committed message or tick (live views, alerts). */
@@ -95,9 +127,8 @@ export class Pipeline {
     for (const point of points) this.committed.push(point);
   }
 
-  private emitCommitted(): void {
-    if (this.committed.length === 0) return;
-    const points = this.committed;
+  private emit(points: readonly Point[]): void {
+    if (points.length === 0) return;
     for (const listener of this.listeners) {
       try {
         listener(points);
