@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { dashboardsDir } from '../../dashboards/grafana/build.ts';
+import type { VariableState } from './grafana-expand.ts';
 import { db } from './grafana-fixture.ts';
 
 /** The parts of Grafana's dashboard JSON the dashboard tests read. */
@@ -62,4 +63,18 @@ export async function influxQuery(url: string, q: string): Promise<Series[]> {
 /** Numeric values of a series' value columns (every column but time), nulls dropped. */
 export function numbers(series: Series): number[] {
   return series.values.flatMap((row) => row.slice(1)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+}
+
+/** Variables as Grafana holds them after loading the dashboard and the user's selection. */
+export function variableStates(dashboard: DashboardJson, chosen: Record<string, string[]>, optionsOf: (key: string) => string[] | undefined): VariableState[] {
+  return dashboard.templating.list
+    .filter((v) => v.type !== 'datasource')
+    .map((v) => ({
+      name: v.name,
+      multi: v.multi === true,
+      includeAll: v.includeAll === true,
+      allValue: v.allValue ?? null,
+      current: chosen[v.name] ?? [],
+      options: v.type === 'custom' ? v.query.split(',') : (optionsOf(`${dashboard.uid}/${v.name}`) ?? []),
+    }));
 }

@@ -21,7 +21,7 @@ import { platformTopics } from '../../protocol/platform.ts';
 import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
 import { type InfluxHandle, startInfluxd } from '../support/influxd.ts';
 import { tempDir } from '../support/tmp.ts';
-import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series } from './grafana-json.ts';
+import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series, variableStates } from './grafana-json.ts';
 import { evaluateMath, type Numbers } from './grafana-math.ts';
 import { db, rp } from './grafana-fixture.ts';
 import { prepareQuery, type VariableState } from './grafana-expand.ts';
@@ -245,16 +245,7 @@ describe('Grafana dashboards against InfluxDB filled by the simulated demo mall 
 
   function variablesFor(dashboard: DashboardJson, chosenStores: string[]): VariableState[] {
     const chosen: Record<string, string[]> = { rp: [rp], mall: [mallConfig.mall], store: chosenStores, campaign_store: ['coffee'], control_store: ['books', 'shoes'], baseline: ['1d'] };
-    return dashboard.templating.list
-      .filter((v) => v.type !== 'datasource')
-      .map((v) => ({
-        name: v.name,
-        multi: v.multi === true,
-        includeAll: v.includeAll === true,
-        allValue: v.allValue ?? null,
-        current: chosen[v.name] ?? [],
-        options: v.type === 'custom' ? v.query.split(',') : (variableOptions.get(`${dashboard.uid}/${v.name}`) ?? []),
-      }));
+    return variableStates(dashboard, chosen, (key) => variableOptions.get(key));
   }
 
   async function runPanel(dashboard: DashboardJson, panel: PanelJson, chosenStores: string[], maxDataPoints: number): Promise<PanelResult> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { dashboardsDir, renderDashboards } from '../../dashboards/grafana/build.ts';
-import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series } from './grafana-json.ts';
+import { type DashboardJson, influxQuery, loadDashboards, numbers, type PanelJson, type Series, variableStates } from './grafana-json.ts';
 import { evaluateMath, type Numbers } from './grafana-math.ts';
 import { db, type GrafanaFixture, mall, rp, startGrafanaFixture, type StoreId, stores } from './grafana-fixture.ts';
 import { calculateIntervalMs, escapeRegex, formatInterval, formatVariable, interpolateVariables, prepareQuery, type VariableState } from './grafana-expand.ts';
@@ -68,16 +68,7 @@ describe('Grafana dashboards against a real InfluxDB filled through ingest', () 
   /** Variables as Grafana holds them after loading the dashboard and the user's selection. */
   function variablesFor(dashboard: DashboardJson, scenario: Scenario): VariableState[] {
     const chosen: Record<string, string[]> = { rp: [rp], mall: [mall], store: scenario.store, campaign_store: campaignStores, control_store: controlStores, baseline: ['1d'] };
-    return dashboard.templating.list
-      .filter((v) => v.type !== 'datasource')
-      .map((v) => ({
-        name: v.name,
-        multi: v.multi === true,
-        includeAll: v.includeAll === true,
-        allValue: v.allValue ?? null,
-        current: chosen[v.name] ?? [],
-        options: v.type === 'custom' ? v.query.split(',') : (variableOptions.get(`${dashboard.uid}/${v.name}`) ?? []),
-      }));
+    return variableStates(dashboard, chosen, (key) => variableOptions.get(key));
   }
 
   async function runPanel(dashboard: DashboardJson, panel: PanelJson, scenario: Scenario): Promise<PanelResult> {
