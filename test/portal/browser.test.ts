@@ -5,26 +5,22 @@ import { configSchema } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { ConsoleCodeSender } from '../../portal/otp/senders.ts';
 import { PortalServer } from '../../portal/server.ts';
-import { platformTopicFilters } from '../../protocol/platform.ts';
 import { type PortalLoginEvent, portalLoginEventSchema } from '../../protocol/payloads/portal-login.ts';
-import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
-import { testHashSecret, testSecret } from './support.ts';
+import { listenForLogins, testHashSecret, testSecret } from './support.ts';
 import { launchChromium } from '../support/chromium.ts';
 
 let broker: TestBroker;
 let portal: PortalServer;
 let subscriber: MqttClient;
 const sender = new ConsoleCodeSender(() => undefined);
-const received: unknown[] = [];
+let received: unknown[] = [];
 
 beforeAll(async () => {
   broker = await startTestBroker();
   const portalAccount = await broker.registry.addEphemeralService('portal');
-  const ingestAccount = await broker.registry.addEphemeralService('ingest');
-  subscriber = await connectClient(broker.url, { username: ingestAccount.username, password: ingestAccount.password, clientId: `${ingestAccount.username}-test` });
-  await subscriber.subscribeAsync(platformTopicFilters.portalLogin, { qos: 1 });
-  subscriber.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString('utf8'))));
+  ({ client: subscriber, received } = await listenForLogins(broker));
   const config = configSchema.parse({
     dataDir: tempDir('plaza-portal-e2e'),
     portal: { port: 0, host: '127.0.0.1', secret: testSecret, malls: { 'mall-1': { displayName: 'Plaza One', apStores: { 'ap-1': 'store-1' }, gateway: { kind: 'plain', trustClaimedMac: true } } } },

@@ -4,13 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../core/config.ts';
 import { PortalServer } from '../../portal/server.ts';
 import { ConsoleCodeSender } from '../../portal/otp/senders.ts';
-import { platformTopicFilters } from '../../protocol/platform.ts';
 import { type PortalLoginEvent, portalLoginEventSchema } from '../../protocol/payloads/portal-login.ts';
-import { connectClient, startTestBroker, type TestBroker } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
 import { captureLogger } from './gateways/helpers.ts';
 import { expectedRhid, gatewayHashOf, type OpenndsClient, openndsArrivalQuery } from './opennds-redirect.ts';
-import { testHashSecret, testSecret } from './support.ts';
+import { listenForLogins, testHashSecret, testSecret } from './support.ts';
 import { launchChromium } from '../support/chromium.ts';
 
 // openNDS level 3 end to end: the gateway's encrypted redirect, real Chromium, authmon polling, real broker.
@@ -23,16 +22,13 @@ let broker: TestBroker;
 let portal: PortalServer;
 let subscriber: MqttClient;
 const sender = new ConsoleCodeSender(() => undefined);
-const received: unknown[] = [];
+let received: unknown[] = [];
 const logs = captureLogger();
 
 beforeAll(async () => {
   broker = await startTestBroker();
   const portalAccount = await broker.registry.addEphemeralService('portal');
-  const ingestAccount = await broker.registry.addEphemeralService('ingest');
-  subscriber = await connectClient(broker.url, { username: ingestAccount.username, password: ingestAccount.password, clientId: `${ingestAccount.username}-test` });
-  await subscriber.subscribeAsync(platformTopicFilters.portalLogin, { qos: 1 });
-  subscriber.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString('utf8'))));
+  ({ client: subscriber, received } = await listenForLogins(broker));
   const config = configSchema.parse({
     dataDir: tempDir('plaza-portal-opennds'),
     portal: {

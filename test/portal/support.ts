@@ -9,6 +9,9 @@ import { createGateway, type GatewayAdapter } from '../../portal/gateways/index.
 import { derivePortalKeys } from '../../portal/keys.ts';
 import { type CodeSender, ConsoleCodeSender } from '../../portal/otp/senders.ts';
 import { buildPortalHttp } from '../../portal/server.ts';
+import type { MqttClient } from 'mqtt';
+import { platformTopicFilters } from '../../protocol/platform.ts';
+import { connectClient, type TestBroker } from '../support/broker.ts';
 import { tempDir } from '../support/tmp.ts';
 
 export const testSecret = 'portal-test-secret-0123456789abcdef';
@@ -128,4 +131,14 @@ export function post(portal: TestPortal, url: string, form: Record<string, strin
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     payload: new URLSearchParams(form).toString(),
   });
+}
+
+/** Listens on a real broker, as ingest does, for the portal's login events; `received` fills as they arrive. */
+export async function listenForLogins(broker: TestBroker): Promise<{ client: MqttClient; received: unknown[] }> {
+  const account = await broker.registry.addEphemeralService('ingest');
+  const client = await connectClient(broker.url, { username: account.username, password: account.password, clientId: `${account.username}-test` });
+  const received: unknown[] = [];
+  await client.subscribeAsync(platformTopicFilters.portalLogin, { qos: 1 });
+  client.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString('utf8'))));
+  return { client, received };
 }
