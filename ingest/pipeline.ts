@@ -70,6 +70,9 @@ export class Pipeline {
       const outcome = this.handleTx(topic, payload, receivedAtMs);
       this.settled();
       return outcome;
+    } catch (error) {
+      this.rolledBack();
+      throw error;
     } finally {
       this.committed = [];
     }
@@ -81,6 +84,9 @@ export class Pipeline {
       const count = this.tickTx(nowMs);
       this.settled();
       return count;
+    } catch (error) {
+      this.rolledBack();
+      throw error;
     } finally {
       this.committed = [];
     }
@@ -105,9 +111,16 @@ export class Pipeline {
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.outbox.recount();
+      this.rolledBack();
       throw error;
     }
     this.emit(points);
+  }
+
+  /** Processors' caches may hold what the rolled-back transaction wrote. */
+  private rolledBack(): void {
+    for (const processor of [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[]) processor.discardCaches?.();
+    this.processors.portal.discardCaches();
   }
 
   /** A message's or tick's own transaction (or savepoint) succeeded. */

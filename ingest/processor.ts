@@ -25,4 +25,9 @@ export interface Processor<C extends 'door' | 'probe' | 'status'> {
   process(topic: DeviceTopic<C>, payload: PayloadOf<C>, receivedAtMs: number): Point[];
   /** Periodic work (closing visits, day rollover), about once a second. */
   tick?(nowMs: number): Point[];
+  /**
+   * The transaction (or savepoint) of a process() or tick() call was rolled back: in-memory state may be ahead of
+   * the database and must be dropped. The pipeline calls it on every failed message, tick or batch commit.
+   */
+  discardCaches?(): void;
 }

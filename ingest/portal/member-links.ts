@@ -23,8 +23,13 @@ export class MemberLinks {
       ) WITHOUT ROWID;
     `);
     this.statements = prepare(db);
+    this.reload();
+  }
+
+  /** Re-reads every link: after a rolled-back transaction the cache may hold links the database does not. */
+  reload(): void {
     this.cache.clear();
-    for (const row of this.statements.all.all()) this.cache.set(row.link_hash, row.member_ref);
+    for (const row of this.ready().all.all()) this.cache.set(row.link_hash, row.member_ref);
   }
 
   /** The member a device belongs to, if its owner linked it with consent. */

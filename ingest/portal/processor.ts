@@ -27,6 +27,11 @@ export class PortalProcessor {
     private readonly visits?: MemberVisits,
   ) {}
 
+  /** A rolled-back transaction may have changed links in memory only. */
+  discardCaches(): void {
+    this.links.reload();
+  }
+
   migrate(db: Database.Database): void {
     db.exec(`
       CREATE TABLE IF NOT EXISTS portal_events (event_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL) WITHOUT ROWID;

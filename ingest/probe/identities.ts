@@ -34,6 +34,14 @@ export interface Ident {
   dirty: boolean;
 }
 
+/** Cached identities (null: known absent) and aliases of one store, by pseudonym. */
+interface StoreCache {
+  readonly mall: string;
+  readonly store: string;
+  readonly idents: Map<string, Ident | null>;
+  readonly aliases: Map<string, string | null>;
+}
+
 /** Identities of one store with one hashed fingerprint whose tail is recent; complete from `fromMs` on. */
 interface FingerprintGroup {
   fromMs: number;
@@ -59,8 +67,10 @@ export interface ClusterQuery {
  * caches may be dropped at any time.
  */
 export class Identities {
-  private readonly idents = new Map<string, Ident | null>();
-  private readonly aliases = new Map<string, string | null>();
+  /** Per mall, per store: lookups by pseudonym need no composed key (the identity cache is hit ~twice per sighting). */
+  private readonly stores = new Map<string, Map<string, StoreCache>>();
+  private lastStore: StoreCache | undefined;
+  private cachedEntries = 0;
   private readonly groups = new Map<string, FingerprintGroup>();
   private readonly dirtyIdents = new Set<Ident>();
   private readonly newAliases: { mall: string; store: string; mac: string; identity: string; day: string }[] = [];
@@ -68,20 +78,21 @@ export class Identities {
   constructor(private readonly s: ProbeStatements) {}
 
   get size(): number {
-    return this.idents.size + this.aliases.size;
+    return this.cachedEntries;
   }
 
   clear(): void {
-    this.idents.clear();
-    this.aliases.clear();
+    this.stores.clear();
+    this.lastStore = undefined;
+    this.cachedEntries = 0;
     this.groups.clear();
     this.dirtyIdents.clear();
     this.newAliases.length = 0;
   }
 
   get(mall: string, store: string, identity: string): Ident | null {
-    const key = `${mall}\0${store}\0${identity}`;
-    let ident = this.idents.get(key);
+    const idents = this.storeCache(mall, store).idents;
+    let ident = idents.get(identity);
     if (ident === undefined) {
       const row = this.s.identGet.get(mall, store, identity);
       ident = null;
@@ -105,24 +116,28 @@ export class Identities {
           dirty: false,
         };
       }
-      this.idents.set(key, ident);
+      idents.set(identity, ident);
+      this.cachedEntries += 1;
     }
     return ident;
   }
 
   /** The identity a further random MAC was merged into, if any. */
   aliasOf(mall: string, store: string, mac: string): string | null {
-    const key = `${mall}\0${store}\0${mac}`;
-    let identity = this.aliases.get(key);
+    const aliases = this.storeCache(mall, store).aliases;
+    let identity = aliases.get(mac);
     if (identity === undefined) {
       identity = this.s.aliasGet.get(mall, store, mac) ?? null;
-      this.aliases.set(key, identity);
+      aliases.set(mac, identity);
+      this.cachedEntries += 1;
     }
     return identity;
   }
 
   addAlias(mall: string, store: string, mac: string, ident: Ident): void {
-    this.aliases.set(`${mall}\0${store}\0${mac}`, ident.identity);
+    const aliases = this.storeCache(mall, store).aliases;
+    if (!aliases.has(mac)) this.cachedEntries += 1;
+    aliases.set(mac, ident.identity);
     this.newAliases.push({ mall, store, mac, identity: ident.identity, day: ident.day });
   }
 
@@ -142,7 +157,9 @@ export class Identities {
       stored: false,
       dirty: true,
     };
-    this.idents.set(`${mall}\0${store}\0${identity}`, ident);
+    const idents = this.storeCache(mall, store).idents;
+    if (!idents.has(identity)) this.cachedEntries += 1;
+    idents.set(identity, ident);
     this.dirtyIdents.add(ident);
     changes.day(mall, store, day, 1, 0, kind === identityKinds.unclustered ? 1 : 0);
     return ident;
@@ -252,6 +269,23 @@ export class Identities {
     this.dirtyIdents.clear();
     for (const a of this.newAliases) s.aliasInsert.run(a.mall, a.store, a.mac, a.identity, a.day);
     this.newAliases.length = 0;
+  }
+
+  private storeCache(mall: string, store: string): StoreCache {
+    const last = this.lastStore;
+    if (last !== undefined && last.mall === mall && last.store === store) return last;
+    let byStore = this.stores.get(mall);
+    if (byStore === undefined) {
+      byStore = new Map();
+      this.stores.set(mall, byStore);
+    }
+    let cache = byStore.get(store);
+    if (cache === undefined) {
+      cache = { mall, store, idents: new Map(), aliases: new Map() };
+      byStore.set(store, cache);
+    }
+    this.lastStore = cache;
+    return cache;
   }
 
   /** Visits change through the identity that owns them; this registers the owner for writeBack(). */

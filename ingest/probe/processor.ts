@@ -39,8 +39,6 @@ export class ProbeProcessor implements Processor<'probe'> {
   private readonly storeSettings = new Map<string, StoreSettings>();
   private readonly fingerprints = new Map<string, string>();
   private state: State | undefined;
-  /** The probe_meta epoch our caches match; a rolled-back transaction leaves the database behind it. */
-  private epoch = -1;
   private lastPurgeMs = Number.NEGATIVE_INFINITY;
 
   private readonly members: ProbeProcessorOptions['members'];
@@ -64,7 +62,6 @@ export class ProbeProcessor implements Processor<'probe'> {
     const identities = new Identities(s);
     this.state = { s, identities, tracker: new VisitTracker(identities, this.stats, this.limits.stateGraceMs) };
     this.members?.visits.migrate(db);
-    this.epoch = -1;
   }
 
   process(topic: DeviceTopic<'probe'>, payload: ProbePayload, receivedAtMs: number): Point[] {
@@ -92,7 +89,6 @@ export class ProbeProcessor implements Processor<'probe'> {
     if (obs.length > 0 && old === obs.length) {
       throw new RejectedReading(`all ${obs.length} sightings are older than the late-data window (${Math.round(this.limits.lateDataMaxMs / 3_600_000)} h)`);
     }
-    this.syncEpoch(state);
     if (!markMessage(state.s, topic.device, payload.boot, payload.seq, receivedAtMs)) {
       this.stats.duplicateMessages += 1;
       return [];
@@ -105,12 +101,15 @@ export class ProbeProcessor implements Processor<'probe'> {
     const storeSettings = this.storeSettingsOf(mall, store);
     const memberPoints: Point[] = [];
     const checkLinks = (this.optOuts?.size ?? 0) > 0 || (this.members?.links.size ?? 0) > 0;
+    // A phone probes in bursts, so a batch often repeats a MAC: hash it once. Raw MACs live in this map only
+    // while this message is processed (docs/privacy: in memory between receipt and pseudonymisation).
+    const pseudonyms = new Map<string, { day: LocalDay; mac: string }>();
     for (const i of chronological(times)) {
       const sighting = obs[i];
       if (sighting === undefined) continue;
       const tsMs = times[i] ?? receivedAtMs;
       if (checkLinks && this.linkedOrOptedOut(mall, store, sighting, tsMs, memberPoints)) continue;
-      this.apply(state, mall, store, storeSettings, sighting, tsMs, receivedAtMs, changes);
+      this.apply(state, mall, store, storeSettings, sighting, tsMs, receivedAtMs, changes, pseudonyms);
     }
     const points = this.finish(state, changes, receivedAtMs);
     for (const point of memberPoints) points.push(point);
@@ -139,7 +138,6 @@ export class ProbeProcessor implements Processor<'probe'> {
   /** Closes visits whose gap has passed and purges expired working state. */
   tick(nowMs: number): Point[] {
     const state = this.requireState();
-    this.syncEpoch(state);
     const changes = new Changes();
     for (const due of state.s.dueVisits.all(nowMs, this.limits.closeBatchMax)) {
       const ident = state.identities.get(due.mall, due.store, due.identity);
@@ -162,10 +160,25 @@ export class ProbeProcessor implements Processor<'probe'> {
     return points;
   }
 
-  private apply(state: State, mall: string, store: string, storeSettings: StoreSettings, sighting: Sighting, tsMs: number, nowMs: number, changes: Changes): void {
+  private apply(
+    state: State,
+    mall: string,
+    store: string,
+    storeSettings: StoreSettings,
+    sighting: Sighting,
+    tsMs: number,
+    nowMs: number,
+    changes: Changes,
+    pseudonyms: Map<string, { day: LocalDay; mac: string }>,
+  ): void {
     const { identities, tracker } = state;
     const day = this.days.of(mall, tsMs);
-    const mac = macPseudonym(day, sighting.mac);
+    let known = pseudonyms.get(sighting.mac);
+    if (known?.day !== day) {
+      known = { day, mac: macPseudonym(day, sighting.mac) };
+      pseudonyms.set(sighting.mac, known);
+    }
+    const mac = known.mac;
     const randomized = isRandomizedMac(sighting.mac);
     const clusterable = sighting.fp !== undefined && sighting.sn !== undefined;
     const kind: IdentityKind = !randomized
@@ -243,11 +256,9 @@ export class ProbeProcessor implements Processor<'probe'> {
     if (perDevice + counters > 0) this.logger.debug({ perDeviceRows: perDevice, counterRows: counters, daysSealed: sealed.length }, 'purged probe working state');
   }
 
-  /** Drops the caches when the database is not where they left it (a rolled-back transaction, another instance). */
-  private syncEpoch(state: State): void {
-    const epoch = state.s.bumpEpoch.get() ?? 0;
-    if (epoch !== this.epoch + 1) state.identities.clear();
-    this.epoch = epoch;
+  /** A rolled-back transaction left the database behind the caches: drop them, they refill from the database. */
+  discardCaches(): void {
+    this.state?.identities.clear();
   }
 
   private fingerprint(day: LocalDay, fp: string): string {

@@ -5,9 +5,6 @@ import type Database from 'better-sqlite3';
  * rows (probe_ident, probe_alias, probe_visit) live hours, per-store counters live for the late-data window.
  */
 const schema = `
-  CREATE TABLE IF NOT EXISTS probe_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT OR IGNORE INTO probe_meta (key, value) VALUES ('epoch', 0);
-
   -- Processed (device, boot, seq) as ranges [lo, hi]: one row per device and boot while nothing is lost.
   CREATE TABLE IF NOT EXISTS probe_msg (
     device TEXT NOT NULL, boot TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
@@ -155,8 +152,6 @@ export function openProbeState(db: Database.Database) {
   const visitColumns =
     'vkey, first_ms, last_ms, max_rssi, visitor, estimated, randomized, connected, closed, point_ms, expires_ms, seen_base, seen, conn_base, conn, tail_sn, tail_ms';
   return {
-    bumpEpoch: db.prepare<[], number>("UPDATE probe_meta SET value = value + 1 WHERE key = 'epoch' RETURNING value").pluck(),
-
     msgFloor: db.prepare<[string, string, number], { lo: number; hi: number }>(
       'SELECT lo, hi FROM probe_msg WHERE device = ? AND boot = ? AND lo <= ? ORDER BY lo DESC LIMIT 1',
     ),
