@@ -5,6 +5,8 @@ import type Database from 'better-sqlite3';
  * rows (probe_ident, probe_alias, probe_visit) live hours, per-store counters live for the late-data window.
  */
 const schema = `
+  -- Held a cache-staleness counter before the pipeline reported rollbacks itself.
+  DROP TABLE IF EXISTS probe_meta;
   -- Processed (device, boot, seq) as ranges [lo, hi]: one row per device and boot while nothing is lost.
   CREATE TABLE IF NOT EXISTS probe_msg (
     device TEXT NOT NULL, boot TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
