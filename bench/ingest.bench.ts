@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuTable, describeMachine, table } from './lib/report.ts';
 import { otherProcesses, type RunOptions, runScenario, type ScenarioResult, type ScenarioSpec } from './lib/scenario.ts';
+import { referenceHmacUs } from './lib/processes.ts';
 
 const doorLoad = { load: 'door', devices: 200, stores: 50, sightingsPerBatch: 0, inflightPerDevice: 10, windowMessages: 10_000, pendingPointsMax: 25_000 } as const;
 const probeLoad = { load: 'probe', devices: 50, stores: 50, sightingsPerBatch: 100, inflightPerDevice: 4, windowMessages: 200, pendingPointsMax: 25_000 } as const;
@@ -28,6 +29,7 @@ const scenarios: ScenarioSpec[] = [
   { name: 'probe-aedes-max', broker: 'aedes', consumer: 'ingest', ratePerS: Number.POSITIVE_INFINITY, ...probeLoad },
   { name: 'probe-aedes-50k', broker: 'aedes', consumer: 'ingest', ratePerS: targets.sightingsPerS / probeLoad.sightingsPerBatch, ...probeLoad },
   { name: 'door-mosquitto-max', broker: 'mosquitto', consumer: 'ingest', ratePerS: Number.POSITIVE_INFINITY, ...doorLoad },
+  { name: 'probe-mosquitto-max', broker: 'mosquitto', consumer: 'ingest', ratePerS: Number.POSITIVE_INFINITY, ...probeLoad },
   { name: 'peer-per-message-aedes-max', broker: 'aedes', consumer: 'peer-per-message', ratePerS: Number.POSITIVE_INFINITY, ...doorLoad },
   { name: 'peer-batched-aedes-max', broker: 'aedes', consumer: 'peer-batched', ratePerS: Number.POSITIVE_INFINITY, ...doorLoad },
 ];
@@ -70,13 +72,15 @@ const failures: string[] = [];
 for (const spec of selected) {
   console.log(`\n▶ ${spec.name}`);
   try {
-    const result = await runScenario(spec, options, (line) => console.log(line));
+    const before = referenceHmacUs();
+    const result: ScenarioResult = { ...(await runScenario(spec, options, (line) => console.log(line))) };
+    result.referenceHmacUs = { before, after: referenceHmacUs() };
     results.push(result);
     console.log(
       `  published ${Math.round(result.publishedPerS)}/s, processed ${Math.round(result.processedPerS)} msg/s${result.sightingsPerS === null ? '' : ` (${Math.round(result.sightingsPerS)} sightings/s)`}, ` +
         `backlog end ${result.backlog.endMessages} msgs / ${result.backlog.endPendingPoints} pts, publish→stored p50 ${result.publishToStoredMs.p50} ms p99 ${result.publishToStoredMs.p99} ms, ` +
         `correct: ${result.correctness.ok ? 'yes' : 'NO'} (${result.correctness.detail}); other processes on the machine ${result.cpuPercent[otherProcesses]} % CPU, ` +
-        `load average ${result.loadAverage.start}→${result.loadAverage.end}; slowest /metrics ${Math.round(result.slowestScrapeMs)} ms`,
+        `load average ${result.loadAverage.start}→${result.loadAverage.end}; reference HMAC ${before}→${result.referenceHmacUs.after} µs; slowest /metrics ${Math.round(result.slowestScrapeMs)} ms`,
     );
   } catch (error) {
     failures.push(`${spec.name}: ${(error as Error).message}`);

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { atExit } from '../../test/support/cleanup.ts';
 
@@ -181,4 +182,28 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(describe());
     await sleep(intervalMs);
   }
+}
+
+/**
+ * How fast this machine is right now: CPU µs per HMAC-SHA256 of a MAC address (the probe path's commonest
+ * operation), median of five 100 ms rounds. The VM this runs on changes speed by up to 1.5× from one minute to
+ * the next with no steal time reported, so every scenario is bracketed by this figure (docs/benchmarks.md).
+ */
+export function referenceHmacUs(): number {
+  const key = Buffer.alloc(32, 7);
+  const rounds: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const started = process.cpuUsage();
+    let ops = 0;
+    let cpuUs = 0;
+    while (cpuUs < 100_000) {
+      for (let i = 0; i < 200; i++) createHmac('sha256', key).update(`02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`).digest();
+      ops += 200;
+      const used = process.cpuUsage(started);
+      cpuUs = used.user + used.system;
+    }
+    rounds.push(cpuUs / ops);
+  }
+  rounds.sort((a, b) => a - b);
+  return Math.round((rounds[2] ?? 0) * 100) / 100;
 }

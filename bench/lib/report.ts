@@ -55,6 +55,7 @@ export function table(results: readonly ScenarioResult[]): string {
     'consumer peak RSS (MB)',
     'consumer CPU %',
     'others\' CPU %',
+    'reference HMAC µs before → after',
     'correct',
   ];
   const rows = results.map((r) => {
@@ -72,6 +73,7 @@ export function table(results: readonly ScenarioResult[]): string {
       fmt(r.consumerPeakRssBytes / 1e6),
       fmt(r.cpuPercent[consumerName], 0),
       fmt(r.cpuPercent[otherProcesses], 0),
+      r.referenceHmacUs === undefined ? '–' : `${fmt(r.referenceHmacUs.before, 2)} → ${fmt(r.referenceHmacUs.after, 2)}`,
       r.correctness.ok ? 'yes' : 'NO',
     ];
   });

@@ -67,6 +67,8 @@ export interface ScenarioResult {
   /** CPU per process in the window, % of one core; `other processes` = the rest of the machine. */
   cpuPercent: Record<string, number>;
   loadAverage: { start: number; end: number };
+  /** CPU µs per reference HMAC (processes.ts referenceHmacUs) before and after the scenario: the machine's speed around it. */
+  referenceHmacUs?: { before: number; after: number };
   /** The consumer's main thread over the window, % of wall time: running, runnable but without a core, asleep. */
   consumerMainThread: { onCpu: number; waitingForCpu: number; asleep: number } | null;
   /** Slowest answer of ingest's /metrics: how long its event loop went without a turn. */
