@@ -16,6 +16,13 @@ export function createIngestMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300],
       registers,
     }),
+    commitMessages: new Histogram({
+      name: 'plaza_ingest_commit_messages',
+      help: 'Messages made durable by one state-database commit (one event-loop turn)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers,
+    }),
+    commitSeconds: new Histogram({ name: 'plaza_ingest_commit_seconds', help: 'Time of one state-database commit', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
     spoolPoints: new Gauge({ name: 'plaza_ingest_spool_points', help: 'Points waiting in the outbox (the durable spool)', registers }),
     lagSeconds: new Gauge({ name: 'plaza_ingest_consumer_lag_seconds', help: 'Receive time minus device time of the latest reading', registers }),
     durableFailures: new Counter({ name: 'plaza_ingest_state_failures_total', help: 'Messages that could not be made durable (not acknowledged; redelivered)', registers }),

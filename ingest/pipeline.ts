@@ -41,6 +41,8 @@ export class Pipeline {
   private committed: Point[] = [];
   /** Points of an open batch transaction (beginBatch), handed to listeners at its commit. */
   private batch: Point[] | undefined;
+  /** Messages handled in the open batch transaction. */
+  private batchMessages = 0;
   private readonly devices: DeviceDirectory;
 
   constructor(
@@ -69,6 +71,8 @@ export class Pipeline {
     try {
       const outcome = this.handleTx(topic, payload, receivedAtMs);
       this.settled();
+      if (this.batch === undefined) this.metrics.commitMessages.observe(1);
+      else this.batchMessages += 1;
       return outcome;
     } catch (error) {
       this.rolledBack();
@@ -100,14 +104,18 @@ export class Pipeline {
     if (this.batch !== undefined) return;
     this.db.exec('BEGIN');
     this.batch = [];
+    this.batchMessages = 0;
   }
 
   commitBatch(): void {
     const points = this.batch;
     if (points === undefined) return;
     this.batch = undefined;
+    const startedMs = performance.now();
     try {
       this.db.exec('COMMIT');
+      this.metrics.commitSeconds.observe((performance.now() - startedMs) / 1000);
+      this.metrics.commitMessages.observe(this.batchMessages);
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.outbox.recount();

@@ -31,7 +31,8 @@ const directory: DeviceDirectory = {
 function setUp() {
   const db = openStateDb(tempDir('pipeline'));
   const settings = new Settings(configSchema.parse({}).malls);
-  const metrics = createIngestMetrics(createMetricsRegistry(false));
+  const registry = createMetricsRegistry(false);
+  const metrics = createIngestMetrics(registry);
   const logger = createLogger('silent');
   const links = new MemberLinks();
   const visits = new MemberVisits();
@@ -54,7 +55,7 @@ function setUp() {
   pipeline.onCommitted((points: readonly Point[]) => {
     for (const p of points) series.set(`${p.measurement},${JSON.stringify(p.tags)}@${p.tsMs}.${p.tsNsOffset ?? 0}`, JSON.stringify(p.fields));
   });
-  return { db, pipeline, outbox, series };
+  return { db, pipeline, outbox, series, registry };
 }
 
 function probeMessage(seq: number, sightings: { mac: string; ts: number; rssi: number }[]): Buffer {
@@ -95,6 +96,20 @@ describe('pipeline transactions', () => {
     expect([...faulty.series].sort()).toEqual([...clean.series].sort());
     // Both phones in the first minute, the near one now a visitor: the redelivered message's effect is there.
     expect(presenceAt(faulty.series, t0)).toMatchObject({ devices: 2, visitors: 1, passers_by: 1 });
+  });
+
+  it('reports how many messages each commit made durable', async () => {
+    const { pipeline, registry } = setUp();
+    pipeline.handle(topic, first, t0 + 1000); // on its own: a commit of one
+    pipeline.beginBatch();
+    pipeline.handle(topic, second, t0 + 6 * minuteMs);
+    pipeline.handle(topic, probeMessage(3, [{ mac: '00:1a:2b:3c:4d:03', ts: t0 + 7 * minuteMs, rssi: -60 }]), t0 + 7 * minuteMs);
+    pipeline.handle('plaza/v1/m1/s1/unknown-device/probe', first, t0 + 7 * minuteMs); // a dead letter is durable too
+    pipeline.commitBatch();
+    const text = await registry.metrics();
+    expect(text).toMatch(/^plaza_ingest_commit_messages_count 2$/m);
+    expect(text).toMatch(/^plaza_ingest_commit_messages_sum 4$/m);
+    expect(text).toMatch(/^plaza_ingest_commit_seconds_count 1$/m);
   });
 
   it('a failed batch commit drops the processors’ caches with the transaction', () => {
