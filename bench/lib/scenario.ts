@@ -215,7 +215,13 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
     markers.measured = true;
     inWindow = true;
     log(`  measuring ${options.durationS} s`);
-    await sleep(options.durationS * 1000);
+    // A broker that dies mid-run must fail the scenario with its last words, not just leave a backlog behind.
+    const windowEndMs = Date.now() + options.durationS * 1000;
+    while (Date.now() < windowEndMs) {
+      const death = broker.died();
+      if (death !== null) throw death;
+      await sleep(Math.min(1000, windowEndMs - Date.now()));
+    }
     await consumer.refresh();
     const b = snapshot();
     const loadEnd = loadAverage();

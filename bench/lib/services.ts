@@ -17,6 +17,8 @@ export interface Measured {
 export interface BrokerUnderTest {
   url: string;
   process: Measured;
+  /** Why the broker process ended, with its last output, or null while it runs. */
+  died(): Error | null;
   stop(): Promise<void>;
 }
 
@@ -33,13 +35,18 @@ export async function startAedes(dataDir: string): Promise<BrokerUnderTest> {
   const env = { ...baseEnv(), PLAZA_DATA_DIR: dataDir, PLAZA_MQTT_HOST: '127.0.0.1', PLAZA_MQTT_PORT: String(port), PLAZA_LOG_LEVEL: 'warn' };
   const child = Child.spawn('plaza broker', process.execPath, [plazaBin, 'broker'], env, repoRoot);
   await waitForPort(port, { timeoutMs: 30_000, failed: () => (child.exitReason === null ? null : child.failure(child.exitReason)) });
-  return { url: `mqtt://127.0.0.1:${port}`, process: { name: 'broker (aedes)', pid: child.pid }, stop: () => child.stop() };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    process: { name: 'broker (aedes)', pid: child.pid },
+    died: () => (child.exitReason === null ? null : child.failure(child.exitReason)),
+    stop: () => child.stop(),
+  };
 }
 
 /** A real Mosquitto process with every given user (password file + default ACL of test/support). */
 export async function startMosquittoBroker(users: readonly { username: string; password: string }[]): Promise<BrokerUnderTest> {
   const mosquitto = await startMosquitto({ users, startTimeoutMs: 30_000 });
-  return { url: mosquitto.url, process: { name: 'broker (mosquitto)', get pid() { return mosquitto.pid ?? -1; } }, stop: () => mosquitto.stop() };
+  return { url: mosquitto.url, process: { name: 'broker (mosquitto)', get pid() { return mosquitto.pid ?? -1; } }, died: () => mosquitto.died(), stop: () => mosquitto.stop() };
 }
 
 /** What the bench reads from a consumer under test (ingest or a peer). */

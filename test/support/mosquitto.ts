@@ -31,6 +31,8 @@ export interface MosquittoHandle {
   /** The temp dir holding the config, password file, ACL file and persistence db. */
   readonly dataDir: string;
   readonly pid: number | undefined;
+  /** Why the process ended, with its last output, or null while it runs (or after stop()). */
+  died(): Error | null;
   /** SIGTERM (mosquitto saves its persistence db) and wait for the exit. */
   stop(): Promise<void>;
   /** SIGKILL and wait: a crash; state since the last autosave is lost, as in production. */
@@ -108,6 +110,7 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     get pid() {
       return service.pid;
     },
+    died: () => (service.exitReason === null ? null : service.failure(service.exitReason)),
     stop: () => service.stop(),
     kill: () => service.kill(),
     restart: async () => {
