@@ -75,7 +75,8 @@ export interface ScenarioResult {
   slowestScrapeMs: number;
   errors: { publishFailed: number; disconnects: number; deadLetters: number; storeErrors: number; peerWriteFailures: number; peerFailuresByCause?: Record<string, number> };
   correctness: Correctness;
-  timeline: { tS: number; acked: number; durable: number; backlog: number; pendingPoints: number; rssMb: number }[];
+  /** Every 100 ms: counts so far, and the consumer's RSS and CPU seconds so far (CPU per message over time). */
+  timeline: { tS: number; acked: number; durable: number; backlog: number; pendingPoints: number; rssMb: number; consumerCpuS: number }[];
 }
 
 const hashSecret = 'bench-master-secret-0123456789abcdef';
@@ -202,7 +203,16 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
       const s = snapshot();
       const backlog = backlogOf(s);
       if (inWindow) maxBacklog = Math.max(maxBacklog, backlog);
-      timeline.push({ tS: Math.round((Date.now() - loadStartMs) / 100) / 10, acked: s.acked, durable: s.durable, backlog, pendingPoints: s.pendingPoints, rssMb: Math.round((procStats(consumer.process.pid)?.rssBytes ?? 0) / 1e6) });
+      const consumerStats = procStats(consumer.process.pid);
+      timeline.push({
+        tS: Math.round((Date.now() - loadStartMs) / 100) / 10,
+        acked: s.acked,
+        durable: s.durable,
+        backlog,
+        pendingPoints: s.pendingPoints,
+        rssMb: Math.round((consumerStats?.rssBytes ?? 0) / 1e6),
+        consumerCpuS: Math.round((consumerStats?.cpuSeconds ?? 0) * 100) / 100,
+      });
     }, 1000);
 
     await markers.start();
