@@ -2,7 +2,7 @@
  * The probe processor alone on a real state database: sightings/s with one transaction per message, as the
  * pipeline runs it. `npx tsx bench/probe-processor.bench.ts [sightings] [batchSize]`
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../core/logger.ts';
@@ -60,6 +60,10 @@ let sent = 0;
 let lastTickMs = nowMs;
 const started = process.hrtime.bigint();
 const cpuStarted = process.cpuUsage();
+const chunks: number[] = [];
+let nextChunkAt = totalSightings / 10;
+let lastChunkCpuUs = 0;
+let lastChunkSent = 0;
 while (sent < totalSightings) {
   const store = seq % stores;
   const obs: Sighting[] = [];
@@ -79,6 +83,15 @@ while (sent < totalSightings) {
   seq += 1;
   points += processTx(store, { v: 1, boot: 'b', seq, ts: nowMs, obs }, nowMs).length;
   sent += obs.length;
+  if (sent >= nextChunkAt) {
+    // CPU per sighting for each tenth of the run: does it grow with the working state?
+    const cpu = process.cpuUsage(cpuStarted);
+    const cpuUs = cpu.user + cpu.system;
+    chunks.push(Math.round(((cpuUs - lastChunkCpuUs) / (sent - lastChunkSent)) * 100) / 100);
+    lastChunkCpuUs = cpuUs;
+    lastChunkSent = sent;
+    nextChunkAt += totalSightings / 10;
+  }
   nowMs += simulatedStepMs;
   if (nowMs - lastTickMs >= 1000) {
     points += tickTx(nowMs).length;
@@ -102,8 +115,13 @@ console.log(
     pointsPerSighting: Number((points / sent).toFixed(3)),
     simulatedMinutes: Math.round((nowMs - Date.parse('2026-03-10T02:00:00Z')) / 60_000),
     rssMb: Math.round(memoryMb),
+    cpuUsPerSightingByTenth: chunks,
+    stateDbMb: Math.round(stateDbBytes() / 1e6),
     stats: processor.stats,
   }),
 );
+function stateDbBytes(): number {
+  return ['ingest.sqlite', 'ingest.sqlite-wal'].reduce((sum, name) => sum + (existsSync(path.join(dir, name)) ? statSync(path.join(dir, name)).size : 0), 0);
+}
 db.close();
 rmSync(dir, { recursive: true, force: true });
