@@ -73,7 +73,7 @@ for (const spec of selected) {
   console.log(`\n▶ ${spec.name}`);
   try {
     const before = referenceHmacUs();
-    const result: ScenarioResult = { ...(await runScenario(spec, options, (line) => console.log(line))) };
+    const result = await runScenario(spec, options, (line) => console.log(line));
     result.referenceHmacUs = { before, after: referenceHmacUs() };
     results.push(result);
     console.log(

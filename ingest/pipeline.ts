@@ -58,7 +58,7 @@ export class Pipeline {
     this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number) => this.handleInTx(topic, payload, receivedAtMs));
     this.tickTx = db.transaction((nowMs: number) => {
       let count = 0;
-      for (const processor of [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[]) {
+      for (const processor of this.readingProcessors) {
         const points = processor.tick?.(nowMs) ?? [];
         this.append(points);
         count += points.length;
@@ -125,9 +125,14 @@ export class Pipeline {
     this.emit(points);
   }
 
+  /** The processors of device readings, which share process()/tick()/discardCaches(). */
+  private get readingProcessors(): Processor<'door' | 'probe' | 'status'>[] {
+    return [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[];
+  }
+
   /** Processors' caches may hold what the rolled-back transaction wrote. */
   private rolledBack(): void {
-    for (const processor of [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[]) processor.discardCaches?.();
+    for (const processor of this.readingProcessors) processor.discardCaches?.();
     this.processors.portal.discardCaches();
   }
 
