@@ -27,6 +27,11 @@ export class Settings {
     return this.malls[mall]?.timeZone ?? defaultTimeZone;
   }
 
+  /** Time zone per configured mall (others use defaultTimeZone). */
+  timeZones(): Record<string, string> {
+    return Object.fromEntries(Object.keys(this.malls).map((mall) => [mall, this.timeZoneOf(mall)]));
+  }
+
   dayResetHourOf(mall: string): number {
     return this.malls[mall]?.dayResetHour ?? 0;
   }

@@ -1,16 +1,15 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../../core/logger.ts';
-import { isRandomizedMac } from '../../protocol/mac.ts';
-import type { ProbePayload, Sighting } from '../../protocol/payloads/probe.ts';
+import type { ProbePayload } from '../../protocol/payloads/probe.ts';
 import type { DeviceTopic } from '../../protocol/topics.ts';
 import { type Processor, RejectedReading } from '../processor.ts';
-import { deriveLinkKey, linkHash } from '../pseudonym.ts';
-import type { Settings, StoreSettings } from '../settings.ts';
+import { defaultTimeZone, type Settings, type StoreSettings } from '../settings.ts';
 import type { Point } from '../store/types.ts';
 import { Changes } from './changes.ts';
-import { fingerprintPseudonym, type LocalDay, LocalDays, macPseudonym } from './days.ts';
+import { LocalDays } from './days.ts';
 import { type Ident, Identities, type IdentityKind, identityKinds } from './identities.ts';
 import { emptyProbeStats, type ProbeProcessorOptions, probeProcessorDefaults, type ProbeStats } from './options.ts';
+import { type PreparedProbe, type ProbePrepareSpec, ProbePreparer, sightingFlags } from './prepare.ts';
 import { markMessage, openProbeState, type ProbeStatements } from './state.ts';
 import { VisitTracker } from './tracker.ts';
 
@@ -21,9 +20,6 @@ interface State {
   identities: Identities;
   tracker: VisitTracker;
 }
-
-/** Raw fingerprints hashed per day, in memory only; dropped when it grows past this. */
-const fingerprintCacheMax = 20_000;
 
 /**
  * Wi-Fi probe sightings → presence per store-minute, closed visits with dwell, unique devices per local day.
@@ -37,24 +33,31 @@ export class ProbeProcessor implements Processor<'probe'> {
   private readonly logger: Logger;
   private readonly days: LocalDays;
   private readonly storeSettings = new Map<string, StoreSettings>();
-  private readonly fingerprints = new Map<string, string>();
   private state: State | undefined;
   private lastPurgeMs = Number.NEGATIVE_INFINITY;
 
   private readonly members: ProbeProcessorOptions['members'];
   private readonly optOuts: ProbeProcessorOptions['optOuts'];
-  private readonly linkKey: Buffer;
+  private readonly spec: ProbePrepareSpec;
+  private readonly preparer: ProbePreparer;
 
   constructor(options: ProbeProcessorOptions) {
     const { masterSecret, settings, logger, members, optOuts, ...overrides } = options;
     this.members = members;
     this.optOuts = optOuts;
-    this.linkKey = deriveLinkKey(masterSecret);
     const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
     this.limits = { ...probeProcessorDefaults, ...defined };
     this.settings = settings;
     this.logger = logger;
     this.days = new LocalDays(masterSecret, (mall) => settings.timeZoneOf(mall));
+    this.spec = {
+      masterSecret,
+      timeZones: settings.timeZones(),
+      defaultTimeZone,
+      futureSkewMaxMs: this.limits.futureSkewMaxMs,
+      lateDataMaxMs: this.limits.lateDataMaxMs,
+    };
+    this.preparer = new ProbePreparer(this.spec);
   }
 
   migrate(db: Database.Database): void {
@@ -65,64 +68,53 @@ export class ProbeProcessor implements Processor<'probe'> {
   }
 
   process(topic: DeviceTopic<'probe'>, payload: ProbePayload, receivedAtMs: number): Point[] {
+    return this.processPrepared(topic, this.preparer.prepare(topic.mall, payload, receivedAtMs, this.checksLinks()), receivedAtMs);
+  }
+
+  /** What the prepare thread needs to pseudonymise batches exactly as process() does. */
+  get prepareSpec(): ProbePrepareSpec {
+    return this.spec;
+  }
+
+  /** A batch already validated and pseudonymised (by the prepare thread, or by process()). */
+  processPrepared(topic: DeviceTopic<'probe'>, batch: PreparedProbe, receivedAtMs: number): Point[] {
     const state = this.requireState();
     const { mall, store } = topic;
-    const obs = payload.obs;
-    // Judge every timestamp before touching state, so a rejected batch changes nothing.
-    const times = new Float64Array(obs.length);
-    const latestMs = receivedAtMs + this.limits.futureSkewMaxMs;
-    const oldestMs = receivedAtMs - this.limits.lateDataMaxMs;
-    let future = 0;
-    let old = 0;
-    for (let i = 0; i < obs.length; i++) {
-      let tsMs = obs[i]?.ts ?? Number.NaN;
-      if (tsMs > latestMs) {
-        tsMs = receivedAtMs;
-        future += 1;
-      }
-      if (tsMs < oldestMs) {
-        tsMs = Number.NaN;
-        old += 1;
-      }
-      times[i] = tsMs;
+    if (batch.count > 0 && batch.old === batch.count) {
+      throw new RejectedReading(`all ${batch.count} sightings are older than the late-data window (${Math.round(this.limits.lateDataMaxMs / 3_600_000)} h)`);
     }
-    if (obs.length > 0 && old === obs.length) {
-      throw new RejectedReading(`all ${obs.length} sightings are older than the late-data window (${Math.round(this.limits.lateDataMaxMs / 3_600_000)} h)`);
-    }
-    if (!markMessage(state.s, topic.device, payload.boot, payload.seq, receivedAtMs)) {
+    if (!markMessage(state.s, topic.device, batch.boot, batch.seq, receivedAtMs)) {
       this.stats.duplicateMessages += 1;
       return [];
     }
-    this.stats.futureSkewCorrected += future;
-    this.stats.tooOldDropped += old;
-    this.stats.sightings += obs.length - old;
+    this.stats.futureSkewCorrected += batch.future;
+    this.stats.tooOldDropped += batch.old;
+    this.stats.sightings += batch.count - batch.old;
 
     const changes = new Changes();
     const storeSettings = this.storeSettingsOf(mall, store);
     const memberPoints: Point[] = [];
-    const checkLinks = (this.optOuts?.size ?? 0) > 0 || (this.members?.links.size ?? 0) > 0;
-    // A phone probes in bursts, so a batch often repeats a MAC: hash it once. Raw MACs live in this map only
-    // while this message is processed (docs/privacy: in memory between receipt and pseudonymisation).
-    const pseudonyms = new Map<string, { day: LocalDay; mac: string }>();
-    for (const i of chronological(times)) {
-      const sighting = obs[i];
-      if (sighting === undefined) continue;
-      const tsMs = times[i] ?? receivedAtMs;
-      if (checkLinks && this.linkedOrOptedOut(mall, store, sighting, tsMs, memberPoints)) continue;
-      this.apply(state, mall, store, storeSettings, sighting, tsMs, receivedAtMs, changes, pseudonyms);
+    const checkLinks = this.checksLinks();
+    for (const i of batch.order) {
+      const tsMs = batch.times[i] ?? receivedAtMs;
+      const link = batch.links[i] ?? null;
+      if (checkLinks && link !== null && this.linkedOrOptedOut(mall, store, link, tsMs, memberPoints)) continue;
+      this.apply(state, mall, store, storeSettings, batch, i, tsMs, receivedAtMs, changes);
     }
     const points = this.finish(state, changes, receivedAtMs);
     for (const point of memberPoints) points.push(point);
     return points;
   }
 
+  private checksLinks(): boolean {
+    return (this.optOuts?.size ?? 0) > 0 || (this.members?.links.size ?? 0) > 0;
+  }
+
   /**
    * Stable MACs (global, or the per-SSID private MAC of a joined phone) are checked against opt-outs and member
-   * links by their link hash, computed here and dropped. Returns true when the sighting must be ignored.
+   * links by their link hash, computed when the batch was prepared. Returns true when the sighting must be ignored.
    */
-  private linkedOrOptedOut(mall: string, store: string, sighting: Sighting, tsMs: number, memberPoints: Point[]): boolean {
-    if (isRandomizedMac(sighting.mac) && sighting.assoc !== true) return false; // rotating probe MACs never match
-    const hash = linkHash(this.linkKey, sighting.mac);
+  private linkedOrOptedOut(mall: string, store: string, hash: string, tsMs: number, memberPoints: Point[]): boolean {
     if (this.optOuts?.has(hash) === true) {
       this.stats.optedOut += 1;
       return true;
@@ -165,27 +157,25 @@ export class ProbeProcessor implements Processor<'probe'> {
     mall: string,
     store: string,
     storeSettings: StoreSettings,
-    sighting: Sighting,
+    batch: PreparedProbe,
+    i: number,
     tsMs: number,
     nowMs: number,
     changes: Changes,
-    pseudonyms: Map<string, { day: LocalDay; mac: string }>,
   ): void {
     const { identities, tracker } = state;
     const day = this.days.of(mall, tsMs);
-    let known = pseudonyms.get(sighting.mac);
-    if (known?.day !== day) {
-      known = { day, mac: macPseudonym(day, sighting.mac) };
-      pseudonyms.set(sighting.mac, known);
-    }
-    const mac = known.mac;
-    const randomized = isRandomizedMac(sighting.mac);
-    const clusterable = sighting.fp !== undefined && sighting.sn !== undefined;
+    const mac = batch.ids[i] ?? '';
+    const flags = batch.flags[i] ?? 0;
+    const randomized = (flags & sightingFlags.randomized) !== 0;
+    const assoc = (flags & sightingFlags.assoc) !== 0;
+    const sn = (flags & sightingFlags.hasSn) !== 0 ? (batch.sn[i] ?? 0) : undefined;
+    const fph = batch.fphs[i] ?? null;
     const kind: IdentityKind = !randomized
       ? identityKinds.global
-      : sighting.assoc === true
+      : assoc
         ? identityKinds.associated
-        : clusterable
+        : fph !== null
           ? identityKinds.clustered
           : identityKinds.unclustered;
 
@@ -195,9 +185,8 @@ export class ProbeProcessor implements Processor<'probe'> {
       if (aliased !== null) ident = identities.get(mall, store, aliased);
     }
     ident ??= identities.get(mall, store, mac);
-    const fph = clusterable && sighting.fp !== undefined ? this.fingerprint(day, sighting.fp) : null;
-    if (ident === null && kind === identityKinds.clustered && fph !== null && sighting.sn !== undefined) {
-      ident = identities.findCluster({ mall, store, fph, sn: sighting.sn, tsMs, snWindow: this.limits.clusterSnWindow, windowMs: this.limits.clusterWindowMs });
+    if (ident === null && kind === identityKinds.clustered && fph !== null && sn !== undefined) {
+      ident = identities.findCluster({ mall, store, fph, sn, tsMs, snWindow: this.limits.clusterSnWindow, windowMs: this.limits.clusterWindowMs });
       if (ident !== null) {
         identities.addAlias(mall, store, mac, ident);
         this.stats.clusterMerges += 1;
@@ -213,16 +202,16 @@ export class ProbeProcessor implements Processor<'probe'> {
       changes.day(mall, store, day, 0, 0, -1);
       tracker.liftEstimate(ident, day, storeSettings, changes);
     }
-    const visit = tracker.apply(ident, day, storeSettings, tsMs, sighting.rssi, sighting.assoc === true, nowMs, changes);
-    if (fph !== null && sighting.sn !== undefined && (ident.lastMs === null || tsMs >= ident.lastMs)) {
+    const visit = tracker.apply(ident, day, storeSettings, tsMs, batch.rssi[i] ?? 0, assoc, nowMs, changes);
+    if (fph !== null && sn !== undefined && (ident.lastMs === null || tsMs >= ident.lastMs)) {
       // The cluster's tail: the frame a rotated MAC's sequence number must continue. Its visit row carries it.
       if (ident.fph === null) {
         ident.fph = fph;
         identities.markDirty(ident);
         visit.reindex = true;
       }
-      if (ident.lastSn !== sighting.sn || ident.lastMs !== tsMs) {
-        ident.lastSn = sighting.sn;
+      if (ident.lastSn !== sn || ident.lastMs !== tsMs) {
+        ident.lastSn = sn;
         ident.lastMs = tsMs;
         visit.dirty = true;
         identities.touched(ident);
@@ -261,17 +250,6 @@ export class ProbeProcessor implements Processor<'probe'> {
     this.state?.identities.clear();
   }
 
-  private fingerprint(day: LocalDay, fp: string): string {
-    const key = `${day.mall}\0${day.date}\0${fp}`;
-    let hashed = this.fingerprints.get(key);
-    if (hashed === undefined) {
-      if (this.fingerprints.size >= fingerprintCacheMax) this.fingerprints.clear();
-      hashed = fingerprintPseudonym(day, fp);
-      this.fingerprints.set(key, hashed);
-    }
-    return hashed;
-  }
-
   private storeSettingsOf(mall: string, store: string): StoreSettings {
     const key = `${mall}\0${store}`;
     let settings = this.storeSettings.get(key);
@@ -286,20 +264,4 @@ export class ProbeProcessor implements Processor<'probe'> {
     if (this.state === undefined) throw new Error('ProbeProcessor used before migrate()');
     return this.state;
   }
-}
-
-/** Indices of the usable sightings in time order (stable), so clustering sees frames as they were sent. */
-function chronological(times: Float64Array): number[] {
-  const order: number[] = [];
-  let sorted = true;
-  let previous = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < times.length; i++) {
-    const tsMs = times[i] ?? Number.NaN;
-    if (Number.isNaN(tsMs)) continue;
-    if (tsMs < previous) sorted = false;
-    previous = tsMs;
-    order.push(i);
-  }
-  if (!sorted) order.sort((a, b) => (times[a] ?? 0) - (times[b] ?? 0) || a - b);
-  return order;
 }
