@@ -169,6 +169,11 @@ export const configSchema = z.strictObject({
       flushIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
       /** Time-series retention in days (SQLite prune; InfluxDB policy when influx.rp is set); 400 = year-over-year. */
       retentionDays: z.coerce.number().int().min(1).max(36_600).default(400),
+      /**
+       * Validate and pseudonymise probe batches on a second thread while the event loop applies earlier ones
+       * (ingest/prepare/). auto = when the machine has more than one core.
+       */
+      prepareThread: z.enum(['auto', 'on', 'off']).default('auto'),
     })
     .prefault({}),
   malls: z.record(idSchema, mallSchema).default({}),
@@ -218,6 +223,7 @@ export const envBindings: Record<string, readonly string[]> = {
   PLAZA_INGEST_BATCH_SIZE: ['ingest', 'batchSize'],
   PLAZA_INGEST_FLUSH_INTERVAL_MS: ['ingest', 'flushIntervalMs'],
   PLAZA_RETENTION_DAYS: ['ingest', 'retentionDays'],
+  PLAZA_INGEST_PREPARE_THREAD: ['ingest', 'prepareThread'],
 };
 
 /** The variable naming the optional config file (JSON or YAML, structured like configSchema). */

@@ -15,7 +15,8 @@ export interface ConsumerOptions {
   reconnectPeriodMs: number;
   /**
    * Commits the messages of one event-loop turn together: begin() before the turn's first message, commit()
-   * before the turn's PUBACKs leave the socket. Without it, every message commits on its own.
+   * before the turn's PUBACKs leave the socket. Without it, every message commits on its own. A handler may
+   * finish a message of the turn later (at the latest in commit()), since its PUBACK waits for commit().
    */
   batch?: { begin(): void; commit(): void };
 }
@@ -130,8 +131,11 @@ export class Consumer {
     try {
       this.handler(packet.topic, payload, Date.now());
     } catch (error) {
-      // Not durable: do not acknowledge. Drop the connection; the broker redelivers after we reconnect.
+      // Not durable: do not acknowledge. Drop the connection; the broker redelivers after we reconnect. The
+      // turn's corked PUBACKs go with the socket: the handler may have acknowledged messages it had not yet
+      // applied (ingest defers probe messages within a turn), and those failed with this one.
       this.logger.error({ err: error, topic: packet.topic }, 'could not make message durable; reconnecting for redelivery');
+      if (this.turn?.client === client) this.turn.stream.destroy();
       this.recover(client);
       return;
     }

@@ -1,8 +1,10 @@
+import os from 'node:os';
 import type Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
 import type { Component } from '../core/component.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { parseDeviceTopic } from '../protocol/topics.ts';
 import { Consumer } from './consumer.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DoorProcessor } from './door/processor.ts';
@@ -15,7 +17,10 @@ import { MemberLinks } from './portal/member-links.ts';
 import { MemberVisits } from './portal/member-visits.ts';
 import { PortalProcessor } from './portal/processor.ts';
 import { type DeviceDirectory, Pipeline } from './pipeline.ts';
-import type { Processor } from './processor.ts';
+import { PrepareQueue } from './prepare/queue.ts';
+import { PrepareThread } from './prepare/thread.ts';
+import type { PrepareResult } from './probe/prepare.ts';
+import type { ProbeProcessor } from './probe/processor.ts';
 import { Settings } from './settings.ts';
 import { openStateDb } from './state-db.ts';
 import { StatusProcessor } from './status-processor.ts';
@@ -28,7 +33,7 @@ export interface IngestDeps {
   store: TimeSeriesStore;
   directory: DeviceDirectory;
   /** Builds the probe processor (it needs the pseudonymisation master secret, member links and opt-outs). */
-  probe: (settings: Settings, members: { links: MemberLinks; visits: MemberVisits }, optOuts: OptOuts) => Processor<'probe'>;
+  probe: (settings: Settings, members: { links: MemberLinks; visits: MemberVisits }, optOuts: OptOuts) => ProbeProcessor;
   mqtt: { url: string; username: string; password: string };
 }
 
@@ -60,7 +65,11 @@ export class Ingest implements Component {
   private portal: PortalProcessor | undefined;
   private pos: PosProcessor | undefined;
   private memberVisits: MemberVisits | undefined;
-  private probe: Processor<'probe'> | undefined;
+  private probe: ProbeProcessor | undefined;
+  private prepareThread: PrepareThread | undefined;
+  private prepareQueue: PrepareQueue | undefined;
+  /** A consumer turn is open: its PUBACKs wait for its commit, so probe messages may be deferred within it. */
+  private inTurn = false;
   private optOuts: OptOuts | undefined;
   private outbox: Outbox | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -73,7 +82,7 @@ export class Ingest implements Component {
     this.ingestMetrics = createIngestMetrics(deps.metrics);
     registerProcessorStats(deps.metrics, () => ({
       door: this.door?.stats,
-      probe: (this.probe as { stats?: Record<string, number> } | undefined)?.stats,
+      probe: this.probe?.stats as Record<string, number> | undefined,
       portal: this.portal?.stats,
     }));
   }
@@ -117,6 +126,19 @@ export class Ingest implements Component {
       logger.child({ part: 'drainer' }),
     );
     this.drainer = drainer;
+    if (useThread(config.ingest.prepareThread)) {
+      const thread = new PrepareThread(this.probe.prepareSpec, logger.child({ part: 'prepare-thread' }));
+      this.prepareThread = thread;
+      this.prepareQueue = new PrepareQueue(
+        thread,
+        (topic, payload, receivedAtMs, prepared) => this.handleNow(topic, payload, receivedAtMs, prepared),
+        (reason) => {
+          this.ingestMetrics.prepareFallbacks.inc();
+          logger.warn({ reason }, 'probe batch prepared on the event loop: the prepare thread failed');
+        },
+      );
+      thread.start();
+    }
     const pending = outbox.recount();
     if (pending.points > 0) logger.info(pending, 'outbox holds points from before; replaying');
     this.openStore(drainer);
@@ -129,7 +151,7 @@ export class Ingest implements Component {
         clientId: `${this.deps.mqtt.username}-${config.ingest.instance}`,
         malls: config.ingest.malls,
         reconnectPeriodMs: 1000,
-        batch: { begin: () => this.pipeline?.beginBatch(), commit: () => this.pipeline?.commitBatch() },
+        batch: { begin: () => this.beginTurn(), commit: () => this.commitTurn() },
       },
       (topic, payload, receivedAtMs) => this.onMessage(topic, payload, receivedAtMs),
       logger.child({ part: 'consumer' }),
@@ -146,6 +168,9 @@ export class Ingest implements Component {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.consumer?.stop();
+    await this.prepareThread?.stop();
+    this.prepareThread = undefined;
+    this.prepareQueue = undefined;
     if (this.storeOpen) await this.drainer?.stop({ drain: true, timeoutMs: 5000 });
     await this.deps.store.close();
     this.db?.close();
@@ -184,11 +209,42 @@ export class Ingest implements Component {
     return this.portal?.stats;
   }
 
+  private beginTurn(): void {
+    this.pipeline?.beginBatch();
+    this.inTurn = true;
+  }
+
+  /** Applies the turn's deferred probe messages, then commits the turn; its PUBACKs go out after this returns. */
+  private commitTurn(): void {
+    this.inTurn = false;
+    try {
+      this.prepareQueue?.drain();
+    } finally {
+      this.pipeline?.commitBatch();
+    }
+  }
+
+  /**
+   * Inside a turn, a probe message goes to the prepare thread and is applied later in the same turn (its PUBACK
+   * stays corked until the turn commits); everything else is applied now, after the messages queued before it.
+   */
   private onMessage(topic: string, payload: Buffer, receivedAtMs: number): void {
+    const queue = this.prepareQueue;
+    if (queue !== undefined) {
+      if (this.inTurn && this.probe !== undefined) {
+        const mall = probeTopicMall(topic);
+        if (mall !== undefined && queue.defer(topic, mall, payload, receivedAtMs, this.probe.needsLinks())) return;
+      }
+      queue.drain();
+    }
+    this.handleNow(topic, payload, receivedAtMs);
+  }
+
+  private handleNow(topic: string, payload: Buffer, receivedAtMs: number, prepared?: PrepareResult): void {
     const pipeline = this.pipeline;
     if (pipeline === undefined) throw new Error('ingest is not running');
     try {
-      pipeline.handle(topic, payload, receivedAtMs);
+      pipeline.handle(topic, payload, receivedAtMs, prepared);
     } catch (error) {
       this.ingestMetrics.durableFailures.inc();
       throw error;
@@ -198,6 +254,8 @@ export class Ingest implements Component {
 
   private tick(): void {
     try {
+      // Ticks run between turns, when nothing is deferred; drained anyway so a tick never overtakes a message.
+      this.prepareQueue?.drain();
       this.pipeline?.tick(Date.now());
       this.drainer?.notify();
     } catch (error) {
@@ -242,4 +300,15 @@ export class Ingest implements Component {
     };
     attempt();
   }
+}
+
+/** Whether to run the prepare thread: `auto` = when there is a second core for it. */
+function useThread(setting: Config['ingest']['prepareThread']): boolean {
+  return setting === 'on' || (setting === 'auto' && os.availableParallelism() > 1);
+}
+
+/** The mall of a probe reading's topic (plaza/v1/<mall>/<store>/probe/<device>); undefined for any other topic. */
+function probeTopicMall(topic: string): string | undefined {
+  const parsed = parseDeviceTopic(topic);
+  return parsed?.channel === 'probe' ? parsed.mall : undefined;
 }

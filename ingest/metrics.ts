@@ -25,6 +25,13 @@ export function createIngestMetrics(registry: Registry) {
     commitSeconds: new Histogram({ name: 'plaza_ingest_commit_seconds', help: 'Time of one state-database commit', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
     spoolPoints: new Gauge({ name: 'plaza_ingest_spool_points', help: 'Points waiting in the outbox (the durable spool)', registers }),
     lagSeconds: new Gauge({ name: 'plaza_ingest_consumer_lag_seconds', help: 'Receive time minus device time of the latest reading', registers }),
+    prepared: new Counter({
+      name: 'plaza_ingest_probe_prepared_total',
+      help: 'Probe batches validated and pseudonymised, by where (thread: the prepare thread; event_loop: inline, incl. fallbacks)',
+      labelNames: ['where'] as const,
+      registers,
+    }),
+    prepareFallbacks: new Counter({ name: 'plaza_ingest_prepare_fallbacks_total', help: 'Probe batches the prepare thread failed to prepare, done on the event loop instead', registers }),
     durableFailures: new Counter({ name: 'plaza_ingest_state_failures_total', help: 'Messages that could not be made durable (not acknowledged; redelivered)', registers }),
   };
 }

@@ -10,6 +10,8 @@ import type { IngestMetrics } from './metrics.ts';
 import type { Outbox } from './outbox.ts';
 import type { PosProcessor } from './pos.ts';
 import type { PortalProcessor } from './portal/processor.ts';
+import type { PrepareResult } from './probe/prepare.ts';
+import type { ProbeProcessor } from './probe/processor.ts';
 import { type Processor, RejectedReading } from './processor.ts';
 import type { Point } from './store/types.ts';
 
@@ -20,7 +22,7 @@ export interface DeviceDirectory {
 
 export interface Processors {
   door: Processor<'door'>;
-  probe: Processor<'probe'>;
+  probe: ProbeProcessor;
   status: Processor<'status'>;
   portal: PortalProcessor;
   pos: PosProcessor;
@@ -34,7 +36,7 @@ export type Outcome = 'stored' | 'invalid' | 'rejected' | 'ignored';
  * acknowledged).
  */
 export class Pipeline {
-  private readonly handleTx: (topic: string, payload: Buffer, receivedAtMs: number) => Outcome;
+  private readonly handleTx: (topic: string, payload: Buffer, receivedAtMs: number, prepared: PrepareResult | undefined) => Outcome;
   private readonly tickTx: (nowMs: number) => number;
   private readonly listeners: ((points: readonly Point[]) => void)[] = [];
   /** Points appended in the current transaction, handed to listeners once it committed. */
@@ -55,7 +57,9 @@ export class Pipeline {
   ) {
     this.devices = new CachedDirectory(directory);
     for (const processor of Object.values(processors) as { migrate(db: Database.Database): void }[]) processor.migrate(db);
-    this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number) => this.handleInTx(topic, payload, receivedAtMs));
+    this.handleTx = db.transaction((topic: string, payload: Buffer, receivedAtMs: number, prepared: PrepareResult | undefined) =>
+      this.handleInTx(topic, payload, receivedAtMs, prepared),
+    );
     this.tickTx = db.transaction((nowMs: number) => {
       let count = 0;
       for (const processor of this.readingProcessors) {
@@ -67,9 +71,13 @@ export class Pipeline {
     });
   }
 
-  handle(topic: string, payload: Buffer, receivedAtMs: number): Outcome {
+  /**
+   * `prepared`: a probe payload already validated and pseudonymised by the prepare thread (ingest/prepare/);
+   * otherwise it is parsed here.
+   */
+  handle(topic: string, payload: Buffer, receivedAtMs: number, prepared?: PrepareResult): Outcome {
     try {
-      const outcome = this.handleTx(topic, payload, receivedAtMs);
+      const outcome = this.handleTx(topic, payload, receivedAtMs, prepared);
       this.settled();
       if (this.batch === undefined) this.metrics.commitMessages.observe(1);
       else this.batchMessages += 1;
@@ -164,7 +172,7 @@ export class Pipeline {
     }
   }
 
-  private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number): Outcome {
+  private handleInTx(topicText: string, payload: Buffer, receivedAtMs: number, prepared: PrepareResult | undefined): Outcome {
     const portalTopic = parsePortalTopic(topicText);
     if (portalTopic !== null) return this.handlePortal(portalTopic, payload, receivedAtMs);
     const posTopic = parsePosTopic(topicText);
@@ -182,7 +190,7 @@ export class Pipeline {
     if (device.mall !== topic.mall || device.store !== topic.store) return dead('device is registered in another store', 'rejected');
     if (topic.channel !== 'status' && topic.channel !== readingChannelOf[device.kind]) return dead(`a ${device.kind} device cannot send ${topic.channel}`, 'rejected');
     try {
-      const points = this.dispatch(topic, payload, receivedAtMs);
+      const points = this.dispatch(topic, payload, receivedAtMs, prepared);
       if (points === null) return 'invalid';
       this.append(points);
       return 'stored';
@@ -230,7 +238,7 @@ export class Pipeline {
     return 'stored';
   }
 
-  private dispatch(topic: DeviceTopic, payload: Buffer, receivedAtMs: number): Point[] | null {
+  private dispatch(topic: DeviceTopic, payload: Buffer, receivedAtMs: number, prepared: PrepareResult | undefined): Point[] | null {
     const channel: Exclude<Channel, 'config'> = topic.channel as Exclude<Channel, 'config'>;
     switch (channel) {
       case 'door': {
@@ -240,10 +248,15 @@ export class Pipeline {
         return this.processors.door.process(topic as DeviceTopic<'door'>, parsed.value, receivedAtMs);
       }
       case 'probe': {
-        const parsed = parsePayload('probe', payload);
+        const probe = this.processors.probe;
+        // Prepared before the first member link or opt-out existed: its stable MACs lack link hashes.
+        const usable = prepared !== undefined && (!prepared.ok || prepared.value.withLinks || !probe.needsLinks());
+        if (usable) this.metrics.prepared.inc({ where: 'thread' });
+        else this.metrics.prepared.inc({ where: 'event_loop' });
+        const parsed = usable ? prepared : probe.parse(topic.mall, payload, receivedAtMs);
         if (!parsed.ok) return this.invalid(topic, parsed.reason, payload, receivedAtMs);
         this.metrics.lagSeconds.set((receivedAtMs - parsed.value.ts) / 1000);
-        return this.processors.probe.process(topic as DeviceTopic<'probe'>, parsed.value, receivedAtMs);
+        return probe.processPrepared(topic as DeviceTopic<'probe'>, parsed.value, receivedAtMs);
       }
       case 'status': {
         const parsed = parsePayload('status', payload);

@@ -40,6 +40,8 @@ export interface PreparedProbe {
   times: Float64Array;
   /** MAC pseudonym under the day key of the sighting's local day. */
   ids: string[];
+  /** Whether `links` were computed. */
+  withLinks: boolean;
   /** Member-link hash of a stable MAC (global, or associated per-SSID), when asked for; else null. */
   links: (string | null)[];
   /** Fingerprint pseudonym when the sighting has both `fp` and `sn`; else null. */
@@ -104,6 +106,7 @@ export class ProbePreparer {
       future,
       old,
       order: chronological(times),
+      withLinks,
       times,
       ids: new Array<string>(count).fill(''),
       links: new Array<string | null>(count).fill(null),

@@ -9,7 +9,7 @@ import { Changes } from './changes.ts';
 import { LocalDays } from './days.ts';
 import { type Ident, Identities, type IdentityKind, identityKinds } from './identities.ts';
 import { emptyProbeStats, type ProbeProcessorOptions, probeProcessorDefaults, type ProbeStats } from './options.ts';
-import { type PreparedProbe, type ProbePrepareSpec, ProbePreparer, sightingFlags } from './prepare.ts';
+import { type PreparedProbe, type PrepareResult, type ProbePrepareSpec, ProbePreparer, sightingFlags } from './prepare.ts';
 import { markMessage, openProbeState, type ProbeStatements } from './state.ts';
 import { VisitTracker } from './tracker.ts';
 
@@ -68,7 +68,12 @@ export class ProbeProcessor implements Processor<'probe'> {
   }
 
   process(topic: DeviceTopic<'probe'>, payload: ProbePayload, receivedAtMs: number): Point[] {
-    return this.processPrepared(topic, this.preparer.prepare(topic.mall, payload, receivedAtMs, this.checksLinks()), receivedAtMs);
+    return this.processPrepared(topic, this.preparer.prepare(topic.mall, payload, receivedAtMs, this.needsLinks()), receivedAtMs);
+  }
+
+  /** Validates and pseudonymises a raw payload on this thread (what the prepare thread does otherwise). */
+  parse(mall: string, payload: Buffer, receivedAtMs: number): PrepareResult {
+    return this.preparer.parse(mall, payload, receivedAtMs, this.needsLinks());
   }
 
   /** What the prepare thread needs to pseudonymise batches exactly as process() does. */
@@ -94,7 +99,7 @@ export class ProbeProcessor implements Processor<'probe'> {
     const changes = new Changes();
     const storeSettings = this.storeSettingsOf(mall, store);
     const memberPoints: Point[] = [];
-    const checkLinks = this.checksLinks();
+    const checkLinks = this.needsLinks();
     for (const i of batch.order) {
       const tsMs = batch.times[i] ?? receivedAtMs;
       const link = batch.links[i] ?? null;
@@ -106,7 +111,8 @@ export class ProbeProcessor implements Processor<'probe'> {
     return points;
   }
 
-  private checksLinks(): boolean {
+  /** Member links or opt-outs exist: stable MACs need their link hash (a batch prepared without them is prepared again). */
+  needsLinks(): boolean {
     return (this.optOuts?.size ?? 0) > 0 || (this.members?.links.size ?? 0) > 0;
   }
 
