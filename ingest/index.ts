@@ -18,7 +18,7 @@ import { MemberVisits } from './portal/member-visits.ts';
 import { PortalProcessor } from './portal/processor.ts';
 import { type DeviceDirectory, Pipeline } from './pipeline.ts';
 import { PrepareQueue } from './prepare/queue.ts';
-import { PrepareThread } from './prepare/thread.ts';
+import { defaultPrepareThreadOptions, PrepareThread, type PrepareThreadOptions } from './prepare/thread.ts';
 import type { PrepareResult } from './probe/prepare.ts';
 import type { ProbeProcessor } from './probe/processor.ts';
 import { Settings } from './settings.ts';
@@ -35,6 +35,8 @@ export interface IngestDeps {
   /** Builds the probe processor (it needs the pseudonymisation master secret, member links and opt-outs). */
   probe: (settings: Settings, members: { links: MemberLinks; visits: MemberVisits }, optOuts: OptOuts) => ProbeProcessor;
   mqtt: { url: string; username: string; password: string };
+  /** Overrides for the probe prepare thread (tests). */
+  prepareThread?: Partial<PrepareThreadOptions>;
 }
 
 export interface HealthReport {
@@ -127,7 +129,7 @@ export class Ingest implements Component {
     );
     this.drainer = drainer;
     if (useThread(config.ingest.prepareThread)) {
-      const thread = new PrepareThread(this.probe.prepareSpec, logger.child({ part: 'prepare-thread' }));
+      const thread = new PrepareThread(this.probe.prepareSpec, logger.child({ part: 'prepare-thread' }), { ...defaultPrepareThreadOptions, ...this.deps.prepareThread });
       this.prepareThread = thread;
       this.prepareQueue = new PrepareQueue(
         thread,
@@ -203,6 +205,11 @@ export class Ingest implements Component {
 
   get doorStats(): DoorProcessor['stats'] | undefined {
     return this.door?.stats;
+  }
+
+  /** Resolves once the prepare thread is up (or failed to start); immediately without one (tests, benchmarks). */
+  async prepareThreadReady(): Promise<void> {
+    await this.prepareThread?.ready();
   }
 
   get portalStats(): PortalProcessor['stats'] | undefined {

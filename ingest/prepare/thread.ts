@@ -10,6 +10,8 @@ export interface PrepareThreadOptions {
   startTimeoutMs: number;
   /** Wait before a failed thread is started again, in ms. */
   restartDelayMs: number;
+  /** The thread's entry module; tests start one that misbehaves. Default: worker.ts (via worker-from-source.mjs from the sources). */
+  workerUrl?: URL;
 }
 
 export const defaultPrepareThreadOptions: PrepareThreadOptions = { replyTimeoutMs: 2000, startTimeoutMs: 30_000, restartDelayMs: 10_000 };
@@ -155,7 +157,7 @@ export class PrepareThread {
     const workerData: PrepareWorkerData = { spec: this.spec, port: port2, signal };
     let worker: Worker;
     try {
-      worker = spawn(workerData, port2);
+      worker = new Worker(this.options.workerUrl ?? defaultWorkerUrl(), { workerData, transferList: [port2] });
     } catch (error) {
       this.logger.error({ err: error }, 'could not start the prepare thread; preparing probe batches on the event loop');
       return;
@@ -223,8 +225,7 @@ export class PrepareThread {
   }
 }
 
-/** Starts worker.ts: through worker-from-source.mjs (registers tsx) from the sources, directly from a build. */
-function spawn(workerData: PrepareWorkerData, port: MessagePort): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  return new Worker(new URL(fromSource ? './worker-from-source.mjs' : './worker.js', import.meta.url), { workerData, transferList: [port] });
+/** worker.ts: through worker-from-source.mjs (which registers tsx) from the sources, directly from a build. */
+function defaultWorkerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker-from-source.mjs' : './worker.js', import.meta.url);
 }
