@@ -13,7 +13,7 @@ describe('Consumer', () => {
     while (cleanups.length > 0) await cleanups.pop()?.();
   });
 
-  async function setup(commit: () => void) {
+  async function setup(commit: () => void, handle?: (message: string) => void) {
     const broker = await startTestBroker();
     cleanups.push(() => broker.stop());
     const service = await broker.registry.addService('ingest');
@@ -35,7 +35,10 @@ describe('Consumer', () => {
           },
         },
       },
-      (_topic, payload) => seen.push(payload.toString()),
+      (_topic, payload) => {
+        seen.push(payload.toString());
+        handle?.(payload.toString());
+      },
       createLogger('silent'),
     );
     await consumer.start();
@@ -89,5 +92,46 @@ describe('Consumer', () => {
     await vi.waitFor(() => {
       for (const message of failedTurn ?? []) expect(seen.filter((m) => m === message).length, message).toBeGreaterThanOrEqual(2);
     }, { timeout: 15_000 });
+  });
+
+  it('gets a whole turn redelivered when a message the handler had deferred fails, so none is lost', async () => {
+    // Like ingest's prepare queue: a message is applied when the next one arrives or when the turn commits; its
+    // PUBACK is already corked by then. Applying one fails once, in the handler of the message after it.
+    const applied = new Set<string>();
+    let pending: string | undefined;
+    let turn: string[] = [];
+    let failedTurn: string[] | undefined;
+    const applyPending = (): void => {
+      const message = pending;
+      pending = undefined;
+      if (message === undefined) return;
+      if (failedTurn === undefined && turn.length >= 3) {
+        failedTurn = [...turn];
+        throw new Error('disk full');
+      }
+      applied.add(message);
+    };
+    const { seen, publish } = await setup(
+      () => {
+        applyPending();
+        turn = [];
+      },
+      (message) => {
+        try {
+          applyPending();
+        } catch (error) {
+          pending = undefined; // the turn is abandoned: its messages come again
+          turn = [];
+          throw error;
+        }
+        pending = message;
+        turn.push(message);
+      },
+    );
+    await publish(30);
+    await vi.waitFor(() => expect(applied.size).toBe(30), { timeout: 15_000 });
+    expect(failedTurn?.length).toBeGreaterThanOrEqual(3);
+    // The failed message and the ones acknowledged before it in its turn were all delivered again.
+    for (const message of failedTurn ?? []) expect(seen.filter((m) => m === message).length, message).toBeGreaterThanOrEqual(2);
   });
 });
