@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.ts';
 import { Ingest } from '../../ingest/index.ts';
+import type { PrepareThreadOptions } from '../../ingest/prepare/thread.ts';
 import { ProbeProcessor } from '../../ingest/probe/processor.ts';
 import { createStore } from '../../ingest/store/index.ts';
 import type { TimeSeriesStore } from '../../ingest/store/types.ts';
@@ -33,12 +34,16 @@ export async function startIngest(options: {
   malls?: string[];
   instance?: string;
   batchSize?: number;
+  /** PLAZA_INGEST_PREPARE_THREAD; with 'on', startIngest waits until the thread is up. */
+  prepareThread?: 'on' | 'off';
+  prepareThreadOptions?: Partial<PrepareThreadOptions>;
 }): Promise<IngestUnderTest> {
   const env: Record<string, string> = { PLAZA_DATA_DIR: options.dataDir, PLAZA_HASH_SECRET: hashSecret, PLAZA_INGEST_FLUSH_INTERVAL_MS: '50' };
   if (options.influxUrl) env.PLAZA_INFLUX_URL = options.influxUrl;
   if (options.malls) env.PLAZA_INGEST_MALLS = options.malls.join(',');
   if (options.instance) env.PLAZA_INGEST_INSTANCE = options.instance;
   if (options.batchSize) env.PLAZA_INGEST_BATCH_SIZE = String(options.batchSize);
+  if (options.prepareThread) env.PLAZA_INGEST_PREPARE_THREAD = options.prepareThread;
   const config = loadConfig({ env });
   const logFile = path.join(options.dataDir, `ingest-${Date.now()}.log`);
   const logStream = createWriteStream(logFile, { flags: 'a' });
@@ -53,8 +58,10 @@ export async function startIngest(options: {
     directory: { lookup: (id) => options.registry.getDevice(id) },
     probe: (settings, members, optOuts) => new ProbeProcessor({ masterSecret: hashSecret, settings, logger, members, optOuts }),
     mqtt: options.mqtt,
+    prepareThread: options.prepareThreadOptions,
   });
   await ingest.start();
+  if (options.prepareThread === 'on') await ingest.prepareThreadReady();
   return {
     ingest,
     store,
