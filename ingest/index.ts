@@ -129,7 +129,11 @@ export class Ingest implements Component {
     );
     this.drainer = drainer;
     if (useThread(config.ingest.prepareThread)) {
-      const thread = new PrepareThread(this.probe.prepareSpec, logger.child({ part: 'prepare-thread' }), { ...defaultPrepareThreadOptions, ...this.deps.prepareThread });
+      const thread = new PrepareThread(this.probe.prepareSpec, logger.child({ part: 'prepare-thread' }), {
+        ...defaultPrepareThreadOptions,
+        onWaited: (ms) => this.ingestMetrics.prepareWaitSeconds.inc(ms / 1000),
+        ...this.deps.prepareThread,
+      });
       this.prepareThread = thread;
       this.prepareQueue = new PrepareQueue(
         thread,

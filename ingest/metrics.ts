@@ -31,6 +31,11 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['where'] as const,
       registers,
     }),
+    prepareWaitSeconds: new Counter({
+      name: 'plaza_ingest_prepare_wait_seconds_total',
+      help: 'Time the event loop waited for the prepare thread (its work outran the thread, or a turn ended with batches in flight)',
+      registers,
+    }),
     prepareFallbacks: new Counter({ name: 'plaza_ingest_prepare_fallbacks_total', help: 'Probe batches the prepare thread failed to prepare, done on the event loop instead', registers }),
     durableFailures: new Counter({ name: 'plaza_ingest_state_failures_total', help: 'Messages that could not be made durable (not acknowledged; redelivered)', registers }),
   };

@@ -10,6 +10,8 @@ export interface PrepareThreadOptions {
   startTimeoutMs: number;
   /** Wait before a failed thread is started again, in ms. */
   restartDelayMs: number;
+  /** Told how long each wait() blocked, in ms (metrics). */
+  onWaited?: (ms: number) => void;
   /** The thread's entry module; tests start one that misbehaves. Default: worker.ts (via worker-from-source.mjs from the sources). */
   workerUrl?: URL;
 }
@@ -96,7 +98,15 @@ export class PrepareThread {
 
   /** The reply to `id`, waiting for it up to the reply timeout; then the thread is given up ('failed'). */
   wait(id: number): PrepareReply {
-    const deadlineMs = performance.now() + this.options.replyTimeoutMs;
+    const startedMs = performance.now();
+    try {
+      return this.waitFor(id, startedMs + this.options.replyTimeoutMs);
+    } finally {
+      this.options.onWaited?.(performance.now() - startedMs);
+    }
+  }
+
+  private waitFor(id: number, deadlineMs: number): PrepareReply {
     for (;;) {
       const running = this.running;
       this.pull();
