@@ -3,7 +3,7 @@
  * pipeline runs it: the messages of one event-loop turn share a transaction, each in its own savepoint.
  * `npx tsx bench/probe-processor.bench.ts [sightings] [batchSize] [messagesPerTransaction] [rotationChance]`
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../core/logger.ts';
@@ -62,6 +62,7 @@ let seq = 0;
 let points = 0;
 let sent = 0;
 let lastTickMs = nowMs;
+const writtenAtStart = bytesWritten();
 const started = process.hrtime.bigint();
 const cpuStarted = process.cpuUsage();
 const chunks: number[] = [];
@@ -128,9 +129,19 @@ console.log(
     rssMb: Math.round(memoryMb),
     cpuUsPerSightingByTenth: chunks,
     stateDbMb: Math.round(stateDbBytes() / 1e6),
+    // What the commits and WAL checkpoints passed to write(2) (pages of the rows they touched), per sighting.
+    bytesWrittenPerSighting: Math.round((bytesWritten() - writtenAtStart) / sent),
     stats: processor.stats,
   }),
 );
+/** Bytes this process passed to write(2) (Linux /proc/self/io wchar; 0 elsewhere). */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 function stateDbBytes(): number {
   return ['ingest.sqlite', 'ingest.sqlite-wal'].reduce((sum, name) => sum + (existsSync(path.join(dir, name)) ? statSync(path.join(dir, name)).size : 0), 0);
 }
