@@ -1,6 +1,6 @@
 import type { Changes } from './changes.ts';
 import type { LocalDay } from './days.ts';
-import type { ProbeStatements, VisitHotColumns, VisitRow } from './state.ts';
+import { type ProbeStatements, type VisitColdColumns, type VisitHotColumns, type VisitRow, vidsPerStore } from './state.ts';
 import { MinuteBits, type Visit } from './visits.ts';
 
 /** How a device's identity was established; decides whether its figures are estimates. */
@@ -40,6 +40,8 @@ interface StoreCache {
   readonly store: string;
   readonly idents: Map<string, Ident | null>;
   readonly aliases: Map<string, string | null>;
+  /** The id the store's next new visit gets (probe_visit_hot); loaded with the first new visit. */
+  nextVid: number | undefined;
 }
 
 /** Identities of one store with one hashed fingerprint whose tail is recent; complete from `fromMs` on. */
@@ -250,17 +252,18 @@ export class Identities {
           ident.lastSn,
           ident.lastMs,
         ];
-        if (!visit.stored || visit.reindex) {
-          const closeAfter = closeAfterMs(ident, visit);
-          const cold = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfter, visit.expiresMs ?? null, ident.fph] as const;
-          if (!visit.stored) {
-            s.visitInsert.run(ident.mall, ident.store, ident.identity, visit.vkey, ident.day, visit.randomized ? 1 : 0, ...hot, ...cold);
-            visit.stored = true;
-          } else {
-            s.visitUpdateFull.run(...hot, ...cold, ident.mall, ident.store, ident.identity, visit.vkey);
-          }
+        if (visit.vid === undefined) {
+          const vid = this.newVid(ident.mall, ident.store);
+          const cold: VisitColdColumns = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfterMs(ident, visit), visit.expiresMs ?? null, ident.fph];
+          s.visitInsert.run(ident.mall, ident.store, ident.identity, visit.vkey, vid, ident.day, visit.randomized ? 1 : 0, ...cold);
+          s.visitHotInsert.run(vid, ...hot);
+          visit.vid = vid;
         } else {
-          s.visitUpdateHot.run(...hot, ident.mall, ident.store, ident.identity, visit.vkey);
+          s.visitUpdateHot.run(...hot, visit.vid);
+          if (visit.reindex) {
+            const cold: VisitColdColumns = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfterMs(ident, visit), visit.expiresMs ?? null, ident.fph];
+            s.visitUpdateCold.run(...cold, ident.mall, ident.store, ident.identity, visit.vkey);
+          }
         }
         visit.dirty = false;
         visit.reindex = false;
@@ -269,6 +272,20 @@ export class Identities {
     this.dirtyIdents.clear();
     for (const a of this.newAliases) s.aliasInsert.run(a.mall, a.store, a.mac, a.identity, a.day);
     this.newAliases.length = 0;
+  }
+
+  /** The next visit id of a store: after the store's last one in the database, numbered on in memory. */
+  private newVid(mall: string, store: string): number {
+    const cache = this.storeCache(mall, store);
+    if (cache.nextVid === undefined) {
+      const sid = this.s.storeId.get(mall, store) ?? this.s.storeIdInsert.get(mall, store);
+      if (sid === undefined) throw new Error('probe_store gave no id');
+      const first = sid * vidsPerStore;
+      cache.nextVid = (this.s.lastVid.get(first, first + vidsPerStore) ?? first) + 1;
+    }
+    const vid = cache.nextVid;
+    cache.nextVid += 1;
+    return vid;
   }
 
   private storeCache(mall: string, store: string): StoreCache {
@@ -281,7 +298,7 @@ export class Identities {
     }
     let cache = byStore.get(store);
     if (cache === undefined) {
-      cache = { mall, store, idents: new Map(), aliases: new Map() };
+      cache = { mall, store, idents: new Map(), aliases: new Map(), nextVid: undefined };
       byStore.set(store, cache);
     }
     this.lastStore = cache;
@@ -297,7 +314,7 @@ export class Identities {
 function visitFromRow(row: VisitRow): Visit {
   return {
     vkey: row.vkey,
-    stored: true,
+    vid: row.vid,
     firstMs: row.first_ms,
     lastMs: row.last_ms,
     maxRssi: row.max_rssi,

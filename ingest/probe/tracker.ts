@@ -31,7 +31,7 @@ export class VisitTracker {
       for (const open of ident.visits) if (!open.closed && tsMs - open.lastMs > gapMs) this.close(ident, open, nowMs, changes);
       visit = {
         vkey: tsMs,
-        stored: false,
+        vid: undefined,
         firstMs: tsMs,
         lastMs: tsMs,
         maxRssi: rssi,

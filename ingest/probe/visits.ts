@@ -69,8 +69,8 @@ export class MinuteBits {
 export interface Visit {
   /** Key within the identity: the time of the sighting that opened the visit. */
   readonly vkey: number;
-  /** A row exists in probe_visit. */
-  stored: boolean;
+  /** Its row in probe_visit_hot; undefined until the visit is first written. */
+  vid: number | undefined;
   firstMs: number;
   lastMs: number;
   maxRssi: number;

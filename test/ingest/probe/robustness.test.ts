@@ -7,7 +7,7 @@ const phone = '00:1a:2b:3c:4d:01';
 const fp = '0123456789abcdef';
 
 function snapshot(h: ProbeHarness): string {
-  const tables = ['probe_ident', 'probe_alias', 'probe_visit', 'probe_minute', 'probe_visit_agg', 'probe_day', 'probe_msg'];
+  const tables = ['probe_ident', 'probe_alias', 'probe_visit', 'probe_visit_hot', 'probe_store', 'probe_minute', 'probe_visit_agg', 'probe_day', 'probe_msg'];
   return JSON.stringify(tables.map((table) => h.db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2, 3`).all()));
 }
 

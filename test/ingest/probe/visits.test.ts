@@ -122,13 +122,16 @@ describe('probe visits', () => {
     h.send(track(phone, t0, t0 + 3 * minuteMs));
     h.tick(t0 + 3_600_000);
     expect(h.count('probe_visit')).toBe(1);
-    // Past the grace after closing (3 h) the visit row goes; past the local day end + grace the day set goes.
+    expect(h.count('probe_visit_hot')).toBe(1);
+    // Past the grace after closing (3 h) the visit rows go; past the local day end + grace the day set goes.
     h.tick(t0 + 5 * 3_600_000);
     expect(h.count('probe_visit')).toBe(0);
+    expect(h.count('probe_visit_hot')).toBe(0);
     expect(h.count('probe_ident')).toBe(1);
     const sealedAt = Date.parse('2026-03-10T16:00:00Z') + 3 * 3_600_000 + 1;
     h.tick(sealedAt);
     expect(h.count('probe_ident')).toBe(0);
+    expect(h.count('probe_visit_hot')).toBe(0);
     // A sighting for the sealed day counts its device again, and says so.
     h.send([{ mac: phone, ts: t0 + 30 * minuteMs }], { receivedAtMs: sealedAt + 1000 });
     expect(h.processor.stats.devicesAfterDaySealed).toBe(1);
