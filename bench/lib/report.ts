@@ -89,7 +89,7 @@ export function cpuTable(results: readonly ScenarioResult[]): string {
   const names = [...new Set(results.flatMap((r) => Object.keys(r.cpuPercent)))];
   const pipeline = names.filter((n) => n !== otherProcesses && !n.startsWith('load generator'));
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  const header = ['scenario', ...names.map((n) => `${n} CPU %`), 'consumer main thread on CPU / waiting for CPU / asleep %', ...pipeline.map((n) => `${n} µs CPU per msg`)];
+  const header = ['scenario', ...names.map((n) => `${n} CPU %`), 'consumer main thread on CPU / waiting for CPU / asleep (for the prepare thread) %', ...pipeline.map((n) => `${n} µs CPU per msg`)];
   return [
     line(header),
     line(header.map(() => '---')),
@@ -98,7 +98,7 @@ export function cpuTable(results: readonly ScenarioResult[]): string {
       return line([
         r.spec.name,
         ...names.map((n) => fmt(r.cpuPercent[n], 0)),
-        t === null ? '–' : `${fmt(t.onCpu)} / ${fmt(t.waitingForCpu)} / ${fmt(t.asleep)}`,
+        t === null ? '–' : `${fmt(t.onCpu)} / ${fmt(t.waitingForCpu)} / ${fmt(t.asleep)}${t.waitingForPrepareThread === null ? '' : ` (${fmt(t.waitingForPrepareThread)})`}`,
         ...pipeline.map((n) => (r.cpuPercent[n] === undefined ? '–' : fmt(((r.cpuPercent[n] ?? 0) / 100 / r.processedPerS) * 1e6))),
       ]);
     }),

@@ -69,8 +69,11 @@ export interface ScenarioResult {
   loadAverage: { start: number; end: number };
   /** CPU µs per reference HMAC (processes.ts referenceHmacUs) before and after the scenario: the machine's speed around it. */
   referenceHmacUs?: { before: number; after: number };
-  /** The consumer's main thread over the window, % of wall time: running, runnable but without a core, asleep. */
-  consumerMainThread: { onCpu: number; waitingForCpu: number; asleep: number } | null;
+  /**
+   * The consumer's main thread over the window, % of wall time: running, runnable but without a core, asleep; and
+   * of the time asleep, how much it waited for ingest's prepare thread (plaza_ingest_prepare_wait_seconds_total).
+   */
+  consumerMainThread: { onCpu: number; waitingForCpu: number; asleep: number; waitingForPrepareThread: number | null } | null;
   /** Slowest answer of ingest's /metrics: how long its event loop went without a turn. */
   slowestScrapeMs: number;
   errors: { publishFailed: number; disconnects: number; deadLetters: number; storeErrors: number; peerWriteFailures: number; peerFailuresByCause?: Record<string, number> };
@@ -299,7 +302,9 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
         if (a.consumerSched === null || b.consumerSched === null) return null;
         const onCpu = Math.round(((b.consumerSched.onCpuS - a.consumerSched.onCpuS) / dtS) * 1000) / 10;
         const waitingForCpu = Math.round(((b.consumerSched.waitingForCpuS - a.consumerSched.waitingForCpuS) / dtS) * 1000) / 10;
-        return { onCpu, waitingForCpu, asleep: Math.round((100 - onCpu - waitingForCpu) * 10) / 10 };
+        const prepareWait = (scrape: Snapshot['scrape']): number => (scrape === undefined ? 0 : total(scrape, 'plaza_ingest_prepare_wait_seconds_total'));
+        const waitingForPrepareThread = spec.consumer === 'ingest' ? Math.round(((prepareWait(b.scrape) - prepareWait(a.scrape)) / dtS) * 1000) / 10 : null;
+        return { onCpu, waitingForCpu, asleep: Math.round((100 - onCpu - waitingForCpu) * 10) / 10, waitingForPrepareThread };
       })(),
       slowestScrapeMs,
       errors: {
