@@ -2,6 +2,7 @@
  * Ingest benchmark: broker → ingest (its own process) → InfluxDB, on loopback only, bounded in time.
  *
  *   npm run bench:ingest [-- --only door-aedes-max,probe-aedes-max] [--duration 20] [--warmup 5] [--profile]
+ *                        [--mosquitto-inflight 200]   (Mosquitto's max_inflight_messages; default: Mosquitto's own, 20)
  *
  * Each scenario starts from scratch (fresh influxd, broker, registry, data dir), publishes from many device
  * connections for a warm-up and a measured window, then stops publishing, drains, and verifies the store.
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     drain: { type: 'string', default: '60' },
     seed: { type: 'string', default: '7' },
     profile: { type: 'boolean', default: false },
+    'mosquitto-inflight': { type: 'string' },
   },
 });
 
@@ -53,7 +55,11 @@ const options: RunOptions = {
   drainTimeoutS: Number(args.drain),
   seed: Number(args.seed),
   profileDir: args.profile ? path.join(resultsDir, `profiles-${stamp}`) : undefined,
+  mosquittoInflight: args['mosquitto-inflight'] === undefined ? undefined : Number(args['mosquitto-inflight']),
 };
+if (options.mosquittoInflight !== undefined && !(Number.isInteger(options.mosquittoInflight) && options.mosquittoInflight >= 0)) {
+  throw new Error('--mosquitto-inflight must be a whole number (0 = unlimited)');
+}
 for (const [name, value] of Object.entries({ duration: options.durationS, warmup: options.warmupS, drain: options.drainTimeoutS, seed: options.seed })) {
   if (!Number.isFinite(value) || value < 0 || (name === 'duration' && (value < 1 || value > 600))) throw new Error(`--${name} must be a number of seconds (duration 1–600)`);
 }

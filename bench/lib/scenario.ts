@@ -38,6 +38,8 @@ export interface RunOptions {
   drainTimeoutS: number;
   seed: number;
   profileDir: string | undefined;
+  /** Mosquitto's max_inflight_messages; undefined: Mosquitto's default (20). */
+  mosquittoInflight?: number | undefined;
 }
 
 export interface Snapshot {
@@ -146,7 +148,10 @@ export async function runScenario(spec: ScenarioSpec, options: RunOptions, log: 
     const broker: BrokerUnderTest =
       spec.broker === 'aedes'
         ? await startAedes(dataDir)
-        : await startMosquittoBroker([service, ...creds.load, creds.marker].map((c) => ({ username: c.username, password: c.password })));
+        : await startMosquittoBroker(
+            [service, ...creds.load, creds.marker].map((c) => ({ username: c.username, password: c.password })),
+            options.mosquittoInflight,
+          );
     stops.push(() => broker.stop());
     const consumer = await startConsumer(spec, dataDir, broker.url, service, influx.url, options);
     stops.push(() => consumer.stop());

@@ -44,8 +44,9 @@ export async function startAedes(dataDir: string): Promise<BrokerUnderTest> {
 }
 
 /** A real Mosquitto process with every given user (password file + default ACL of test/support). */
-export async function startMosquittoBroker(users: readonly { username: string; password: string }[]): Promise<BrokerUnderTest> {
-  const mosquitto = await startMosquitto({ users, startTimeoutMs: 30_000 });
+export async function startMosquittoBroker(users: readonly { username: string; password: string }[], maxInflightMessages?: number): Promise<BrokerUnderTest> {
+  const extraConfig = maxInflightMessages === undefined ? [] : [`max_inflight_messages ${maxInflightMessages}`];
+  const mosquitto = await startMosquitto({ users, startTimeoutMs: 30_000, extraConfig });
   return { url: mosquitto.url, process: { name: 'broker (mosquitto)', get pid() { return mosquitto.pid ?? -1; } }, died: () => mosquitto.died(), stop: () => mosquitto.stop() };
 }
 
