@@ -9,7 +9,7 @@ import { Consumer } from './consumer.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DoorProcessor } from './door/processor.ts';
 import { defaultDrainerOptions, Drainer } from './drainer.ts';
-import { createIngestMetrics, type IngestMetrics, registerProcessorStats } from './metrics.ts';
+import { createIngestMetrics, type IngestMetrics, registerPrepareThreadGauge, registerProcessorStats } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { PosProcessor } from './pos.ts';
 import { OptOuts } from './optouts.ts';
@@ -87,6 +87,7 @@ export class Ingest implements Component {
       probe: this.probe?.stats as Record<string, number> | undefined,
       portal: this.portal?.stats,
     }));
+    registerPrepareThreadGauge(deps.metrics, () => this.prepareThread?.usable === true);
   }
 
   async start(): Promise<void> {
@@ -222,17 +223,27 @@ export class Ingest implements Component {
 
   private beginTurn(): void {
     this.pipeline?.beginBatch();
+    this.prepareQueue?.reset();
     this.inTurn = true;
   }
 
-  /** Applies the turn's deferred probe messages, then commits the turn; its PUBACKs go out after this returns. */
+  /**
+   * Applies the turn's deferred probe messages, then commits the turn; its PUBACKs go out after this returns.
+   * If any deferred message could not be applied (here, in a later message's handler, or in a tick that ran
+   * inside the turn) the turn is rolled back and this throws: the consumer then drops the connection with the
+   * PUBACKs unsent.
+   */
   private commitTurn(): void {
     this.inTurn = false;
+    const queue = this.prepareQueue;
     try {
-      this.prepareQueue?.drain();
-    } finally {
-      this.pipeline?.commitBatch();
+      queue?.drain();
+      if (queue?.failed === true) throw new Error('a deferred probe message could not be applied; the turn is rolled back for redelivery');
+    } catch (error) {
+      this.pipeline?.abortBatch();
+      throw error;
     }
+    this.pipeline?.commitBatch();
   }
 
   /**
@@ -265,7 +276,8 @@ export class Ingest implements Component {
 
   private tick(): void {
     try {
-      // Ticks run between turns, when nothing is deferred; drained anyway so a tick never overtakes a message.
+      // A tick can run inside an open turn (timers come before the turn's setImmediate): apply the deferred
+      // messages first so it never overtakes one. If one fails, the queue is marked and the turn will not commit.
       this.prepareQueue?.drain();
       this.pipeline?.tick(Date.now());
       this.drainer?.notify();

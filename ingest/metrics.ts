@@ -85,3 +85,15 @@ export function registerProcessorStats(registry: Registry, read: () => Processor
     },
   });
 }
+
+/** 1 while ingest's probe prepare thread runs; 0 when it is off, still loading, or waiting to restart after a failure. */
+export function registerPrepareThreadGauge(registry: Registry, up: () => boolean): void {
+  new Gauge({
+    name: 'plaza_ingest_prepare_thread_up',
+    help: '1 while the probe prepare thread runs (0: off, loading, or restarting after a failure)',
+    registers: [registry],
+    collect() {
+      this.set(up() ? 1 : 0);
+    },
+  });
+}

@@ -133,6 +133,18 @@ export class Pipeline {
     this.emit(points);
   }
 
+  /**
+   * Rolls the open batch back: its messages were not all applied, so none of its PUBACKs may be sent (the caller
+   * drops the connection) and the broker redelivers every one of them.
+   */
+  abortBatch(): void {
+    if (this.batch === undefined) return;
+    this.batch = undefined;
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.outbox.recount();
+    this.rolledBack();
+  }
+
   /** The processors of device readings, which share process()/tick()/discardCaches(). */
   private get readingProcessors(): Processor<'door' | 'probe' | 'status'>[] {
     return [this.processors.door, this.processors.probe, this.processors.status] as Processor<'door' | 'probe' | 'status'>[];

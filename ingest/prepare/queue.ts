@@ -20,19 +20,31 @@ const deferredMax = 512;
  * while the thread prepares the next ones. drain() applies the rest before the turn commits, so every message
  * is durable before its PUBACK leaves. A failed reply (thread gone) is prepared on the event loop instead.
  *
- * If applying a message throws (the state database failed), the queue forgets the rest: the consumer drops the
- * connection without sending the turn's PUBACKs, so the broker redelivers all of them.
+ * If applying a message throws (the state database failed), the queue forgets the rest and is marked `failed`:
+ * the turn is then rolled back and the connection dropped without its PUBACKs, so the broker redelivers all of
+ * them.
  */
 export class PrepareQueue {
   /** Applied entries are cleared (their payloads may go) until the queue empties and restarts. */
   private items: (Deferred | undefined)[] = [];
   private head = 0;
+  /**
+   * A deferred message could not be applied since the last reset(): its PUBACK (and those of the messages
+   * forgotten with it) is already corked, so the turn must not commit. Whoever applied it — the next message's
+   * handler, a tick, the commit — the turn's commit checks this.
+   */
+  failed = false;
 
   constructor(
     private readonly thread: PrepareThread,
     private readonly handleNow: HandleNow,
     private readonly onFallback: (reason: string) => void,
   ) {}
+
+  /** A new turn: nothing of it has failed yet. */
+  reset(): void {
+    this.failed = false;
+  }
 
   get size(): number {
     return this.items.length - this.head;
@@ -77,6 +89,9 @@ export class PrepareQueue {
     if (this.head === this.items.length) {
       this.items = [];
       this.head = 0;
+    } else if (this.head >= 1024) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
     try {
       if (reply.kind === 'failed') {
@@ -86,6 +101,7 @@ export class PrepareQueue {
         this.handleNow(item.topic, item.payload, item.receivedAtMs, reply.kind === 'prepared' ? { ok: true, value: reply.prepared } : { ok: false, reason: reply.reason });
       }
     } catch (error) {
+      this.failed = true;
       this.forget();
       throw error;
     }

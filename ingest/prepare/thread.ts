@@ -173,16 +173,29 @@ export class PrepareThread {
       return;
     }
     const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.options.startTimeoutMs);
-      worker.once('message', () => {
+      const settle = (up: boolean): void => {
         clearTimeout(timer);
-        resolve(true);
-      });
-      worker.once('error', (error) => {
-        clearTimeout(timer);
+        worker.off('message', onReady);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        resolve(up);
+      };
+      const onReady = (): void => settle(true);
+      const onError = (error: Error): void => {
         this.logger.error({ err: error }, 'prepare thread failed to load');
-        resolve(false);
-      });
+        settle(false);
+      };
+      const onExit = (code: number): void => {
+        this.logger.error({ code }, 'prepare thread exited while loading');
+        settle(false);
+      };
+      const timer = setTimeout(() => {
+        this.logger.error({ startTimeoutMs: this.options.startTimeoutMs }, 'prepare thread did not load in time');
+        settle(false);
+      }, this.options.startTimeoutMs);
+      worker.once('message', onReady);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
     });
     if (!ready || this.stopped) {
       port1.close();

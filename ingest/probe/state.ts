@@ -1,5 +1,25 @@
 import type Database from 'better-sqlite3';
 
+/** The tables the split of probe_visit added (also created by the migration from the wide layout). */
+const splitTables = `
+  -- A number per store (sid): visit ids are sid * 2^32 + a per-store sequence, so one store's visits sit
+  -- together in probe_visit_hot in the order they were opened.
+  CREATE TABLE IF NOT EXISTS probe_store (
+    sid INTEGER PRIMARY KEY, mall TEXT NOT NULL, store TEXT NOT NULL, UNIQUE (mall, store)
+  );
+
+  -- What every sighting may change, in a narrow row keyed by vid: a probe's batch updates ~90 visits of its
+  -- store, which now share a few pages (recent visits of a store are adjacent) instead of one page each among
+  -- the store's closed visits; per update ~1.7 instead of ~5 µs, and the commit writes ~200 instead of ~400-3000
+  -- bytes (docs/benchmarks.md). tail_sn, tail_ms: the identity's cluster tail (last sequence number, its time).
+  CREATE TABLE IF NOT EXISTS probe_visit_hot (
+    vid INTEGER PRIMARY KEY,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, max_rssi INTEGER NOT NULL,
+    visitor INTEGER NOT NULL, estimated INTEGER NOT NULL, connected INTEGER NOT NULL,
+    seen_base INTEGER NOT NULL, seen BLOB NOT NULL, conn_base INTEGER, conn BLOB, tail_sn INTEGER, tail_ms INTEGER
+  );
+`;
+
 /**
  * The probe processor's working state in the ingest state database. Keyed by pseudonyms only; per-device
  * rows (probe_ident, probe_alias, probe_visit) live hours, per-store counters live for the late-data window.
@@ -30,12 +50,7 @@ const schema = `
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS probe_alias_day ON probe_alias (mall, store, day);
 
-  -- A number per store (sid): visit ids are sid * 2^32 + a per-store sequence, so one store's visits sit
-  -- together in probe_visit_hot in the order they were opened.
-  CREATE TABLE IF NOT EXISTS probe_store (
-    sid INTEGER PRIMARY KEY, mall TEXT NOT NULL, store TEXT NOT NULL, UNIQUE (mall, store)
-  );
-
+${splitTables}
   -- A visit's identity, class and schedule: written when it opens, closes, reopens or is rescheduled. vkey: the
   -- time of the sighting that opened the visit, unique per identity.
   CREATE TABLE IF NOT EXISTS probe_visit (
@@ -50,16 +65,6 @@ const schema = `
   CREATE INDEX IF NOT EXISTS probe_visit_expiry ON probe_visit (expires_ms) WHERE closed = 1;
   CREATE INDEX IF NOT EXISTS probe_visit_day ON probe_visit (mall, store, day);
 
-  -- What every sighting may change, in a narrow row keyed by vid: a probe's batch updates ~90 visits of its
-  -- store, which now share a few pages (recent visits of a store are adjacent) instead of one page each among
-  -- the store's closed visits; per update ~1.7 instead of ~5 µs, and the commit writes ~200 instead of ~400-3000
-  -- bytes (docs/benchmarks.md). tail_sn, tail_ms: the identity's cluster tail (last sequence number, its time).
-  CREATE TABLE IF NOT EXISTS probe_visit_hot (
-    vid INTEGER PRIMARY KEY,
-    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, max_rssi INTEGER NOT NULL,
-    visitor INTEGER NOT NULL, estimated INTEGER NOT NULL, connected INTEGER NOT NULL,
-    seen_base INTEGER NOT NULL, seen BLOB NOT NULL, conn_base INTEGER, conn BLOB, tail_sn INTEGER, tail_ms INTEGER
-  );
   CREATE TRIGGER IF NOT EXISTS probe_visit_delete AFTER DELETE ON probe_visit BEGIN
     DELETE FROM probe_visit_hot WHERE vid = old.vid;
   END;
@@ -163,8 +168,9 @@ export interface DueVisit {
 
 /** Creates the tables (idempotent) and prepares every statement once. */
 export function openProbeState(db: Database.Database) {
-  db.exec(schema);
+  // Before the schema: it would put the trigger of the new layout on an old-layout probe_visit.
   migrateSplitVisits(db);
+  db.exec(schema);
   const visitColumns =
     'v.vkey, v.vid, h.first_ms, h.last_ms, h.max_rssi, h.visitor, h.estimated, v.randomized, h.connected, v.closed, v.point_ms, v.expires_ms, h.seen_base, h.seen, h.conn_base, h.conn, h.tail_sn, h.tail_ms';
   return {
@@ -298,6 +304,7 @@ function migrateSplitVisits(db: Database.Database): void {
   const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('probe_visit')").all().map((c) => c.name);
   if (!columns.includes('first_ms')) return;
   db.transaction(() => {
+    db.exec(splitTables);
     db.exec(`
       INSERT OR IGNORE INTO probe_store (mall, store) SELECT DISTINCT mall, store FROM probe_visit ORDER BY mall, store;
       CREATE TEMP TABLE probe_visit_ids AS
@@ -317,7 +324,6 @@ function migrateSplitVisits(db: Database.Database): void {
         SELECT v.mall, v.store, v.identity, v.vkey, i.vid, v.day, v.randomized, v.closed, v.point_ms, v.close_after_ms, v.expires_ms, v.fph
         FROM probe_visit v JOIN probe_visit_ids i ON i.mall = v.mall AND i.store = v.store AND i.identity = v.identity AND i.vkey = v.vkey;
       DROP TABLE probe_visit_ids;
-      DROP TRIGGER IF EXISTS probe_visit_delete;
       DROP TABLE probe_visit;
       ALTER TABLE probe_visit_split RENAME TO probe_visit;
     `);

@@ -6,7 +6,7 @@ import type { DeviceCredentials, DeviceRegistry } from '../../broker/registry.ts
 import { type Config, loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.ts';
-import { Ingest } from '../../ingest/index.ts';
+import { Ingest, type IngestDeps } from '../../ingest/index.ts';
 import type { PrepareThreadOptions } from '../../ingest/prepare/thread.ts';
 import { ProbeProcessor } from '../../ingest/probe/processor.ts';
 import { createStore } from '../../ingest/store/index.ts';
@@ -37,6 +37,8 @@ export async function startIngest(options: {
   /** PLAZA_INGEST_PREPARE_THREAD; with 'on', startIngest waits until the thread is up. */
   prepareThread?: 'on' | 'off';
   prepareThreadOptions?: Partial<PrepareThreadOptions>;
+  /** Replaces the probe processor (a test double that fails on purpose). */
+  probe?: IngestDeps['probe'];
 }): Promise<IngestUnderTest> {
   const env: Record<string, string> = { PLAZA_DATA_DIR: options.dataDir, PLAZA_HASH_SECRET: hashSecret, PLAZA_INGEST_FLUSH_INTERVAL_MS: '50' };
   if (options.influxUrl) env.PLAZA_INFLUX_URL = options.influxUrl;
@@ -56,7 +58,7 @@ export async function startIngest(options: {
     metrics,
     store,
     directory: { lookup: (id) => options.registry.getDevice(id) },
-    probe: (settings, members, optOuts) => new ProbeProcessor({ masterSecret: hashSecret, settings, logger, members, optOuts }),
+    probe: options.probe ?? ((settings, members, optOuts) => new ProbeProcessor({ masterSecret: hashSecret, settings, logger, members, optOuts })),
     mqtt: options.mqtt,
     prepareThread: options.prepareThreadOptions,
   });

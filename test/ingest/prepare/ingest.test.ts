@@ -1,46 +1,15 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceCredentials } from '../../../broker/registry.ts';
+import { createLogger } from '../../../core/logger.ts';
 import type { PrepareThreadOptions } from '../../../ingest/prepare/thread.ts';
+import { ProbeProcessor } from '../../../ingest/probe/processor.ts';
+import { deviceTopic } from '../../../protocol/topics.ts';
 import { addDevice, startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { tempDir } from '../../support/tmp.ts';
-import { type IngestUnderTest, startIngest, TestDevice } from '../harness.ts';
-
-/** Seeded PRNG (mulberry32), so every run publishes the same batches. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-const stores = ['store-1', 'store-2', 'store-3'];
-const batchesPerProbe = 20;
-const sightingsPerBatch = 40;
-
-/** Per probe, batches of sightings over the last 40 minutes from a pool of global, randomized (fp + sn) and associated phones. */
-function batches(probeIndex: number, baseMs: number): string[] {
-  const random = rng(1000 + probeIndex);
-  const byte = () => Math.floor(random() * 256).toString(16).padStart(2, '0');
-  const phones = Array.from({ length: 30 }, (_, i) => {
-    const kind = i % 3;
-    const first = kind === 0 ? '3c' : 'da'; // 0x3c: global; 0xda: locally administered (randomized)
-    return { mac: `${first}:${byte()}:${byte()}:${byte()}:${byte()}:${byte()}`, kind, fp: `f${i % 4}c0ffee`, sn: Math.floor(random() * 4000) };
-  });
-  return Array.from({ length: batchesPerProbe }, (_, b) => {
-    const obs = Array.from({ length: sightingsPerBatch }, () => {
-      const phone = phones[Math.floor(random() * phones.length)] ?? phones[0];
-      if (phone === undefined) throw new Error('no phone');
-      phone.sn = (phone.sn + 1) % 4096;
-      const ts = baseMs + b * 2 * 60_000 + Math.floor(random() * 120_000);
-      const rssi = -40 - Math.floor(random() * 50);
-      return phone.kind === 0 ? { mac: phone.mac, rssi, ts } : phone.kind === 1 ? { mac: phone.mac, rssi, ts, fp: phone.fp, sn: phone.sn } : { mac: phone.mac, rssi, ts, assoc: true };
-    });
-    return JSON.stringify({ v: 1, boot: 'p-1', seq: b + 1, ts: baseMs + (b + 1) * 2 * 60_000, obs });
-  });
-}
+import { hashSecret, type IngestUnderTest, startIngest, TestDevice } from '../harness.ts';
+import { probeBatches } from './batches.ts';
 
 async function counter(run: IngestUnderTest, name: string, label?: string): Promise<number> {
   const metric = (await run.metrics.getSingleMetric(name)?.get())?.values ?? [];
@@ -59,6 +28,9 @@ interface RunResult {
  * The probe path end to end with a real aedes broker and SQLite, with and without the prepare thread. Whatever
  * prepares the batches, the stored figures must be the same, every message exactly once.
  */
+const stores = ['store-1', 'store-2', 'store-3'];
+const batchesPerProbe = 20;
+
 describe('probe batches prepared on the prepare thread', { timeout: 120_000 }, () => {
   let broker: TestBroker;
   let service: { username: string; password: string };
@@ -82,7 +54,7 @@ describe('probe batches prepared on the prepare thread', { timeout: 120_000 }, (
     const probes = await Promise.all(devices.map((creds) => TestDevice.connect(broker.url, creds)));
     try {
       // Everything in flight at once, so ingest's turns hold several probe messages each.
-      await Promise.all(probes.flatMap((probe, i) => batches(i, baseMs).map((body) => probe.raw('probe', body))));
+      await Promise.all(probes.flatMap((probe, i) => probeBatches(i, baseMs, batchesPerProbe).map((body) => probe.raw('probe', body))));
       const total = devices.length * batchesPerProbe;
       await vi.waitFor(async () => expect(await counter(ingest, 'plaza_ingest_messages_received_total', 'probe')).toBe(total), { timeout: 30_000, interval: 50 });
       await ingest.ingest.flush();
@@ -128,4 +100,64 @@ describe('probe batches prepared on the prepare thread', { timeout: 120_000 }, (
     expect(crashing.preparedOnThread + crashing.preparedOnEventLoop).toBe(devices.length * batchesPerProbe);
     expect(crashing.stored).toEqual(reference.stored);
   });
+
+  it('rolls the whole turn back when a deferred message fails in a tick that runs inside the turn', async () => {
+    // A tick can run while a turn is open (timers come before the turn's setImmediate). Here it applies the
+    // deferred messages and the second one fails the way a full disk would; the tick logs and returns, so only
+    // the turn's commit can stop the PUBACKs of the messages deferred with it.
+    const failing = new Set([2]);
+    const logger = createLogger('silent');
+    const run = await startIngest({
+      dataDir: tempDir('prepare-poison'),
+      registry: broker.registry,
+      mqtt: { url: broker.url, ...service },
+      instance: 'poison',
+      prepareThread: 'on',
+      probe: (settings, members, optOuts) => new FailingProbe(failing, { masterSecret: hashSecret, settings, logger, members, optOuts }),
+    });
+    try {
+      const ingest = run.ingest as unknown as { beginTurn(): void; commitTurn(): void; onMessage(t: string, p: Buffer, r: number): void; tick(): void };
+      const creds = devices[0];
+      if (creds === undefined) throw new Error('no device');
+      const topic = deviceTopic({ mall: creds.mall, store: creds.store, device: creds.id }, 'probe');
+      const bodies = probeBatches(0, baseMs, 3);
+      const nowMs = Date.now();
+      ingest.beginTurn();
+      for (const body of bodies) ingest.onMessage(topic, Buffer.from(body), nowMs);
+      ingest.tick();
+      expect(() => ingest.commitTurn()).toThrow(/rolled back/);
+      // Nothing of the turn was committed: seq 1 was applied before the failure but is not marked as processed.
+      const db = new Database(path.join(run.config.dataDir, 'ingest.sqlite'), { readonly: true });
+      try {
+        expect(db.prepare('SELECT count(*) FROM probe_msg').pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+      // Redelivered in the next turn, every message is applied once.
+      failing.clear();
+      ingest.beginTurn();
+      for (const body of bodies) ingest.onMessage(topic, Buffer.from(body), nowMs);
+      ingest.commitTurn();
+      const probe = (run.ingest as unknown as { probe: ProbeProcessor }).probe;
+      expect(probe.stats.duplicateMessages).toBe(0);
+      expect(probe.stats.sightings).toBe(40 + 3 * 40); // the first attempt's seq 1 (rolled back), then all three
+    } finally {
+      await run.stop();
+    }
+  });
 });
+
+/** Fails to apply the batches with the given seq numbers, as a state database that hit a full disk would. */
+class FailingProbe extends ProbeProcessor {
+  constructor(
+    private readonly failing: Set<number>,
+    options: ConstructorParameters<typeof ProbeProcessor>[0],
+  ) {
+    super(options);
+  }
+
+  override processPrepared(...args: Parameters<ProbeProcessor['processPrepared']>): ReturnType<ProbeProcessor['processPrepared']> {
+    if (this.failing.has(args[1].seq)) throw new Error('SQLITE_FULL: database or disk is full');
+    return super.processPrepared(...args);
+  }
+}
