@@ -1,7 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { DeviceCredentials, DeviceRegistry } from '../../broker/registry.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -143,4 +144,27 @@ function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
 
 export function readLog(file: string): string {
   return readFileSync(file, 'utf8');
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * `plaza ingest` as its own process (so it can be killed with SIGKILL), ready once its /health answers 200.
+ * `env` is its whole environment; `opsPort` the PLAZA_OPS_PORT in it.
+ */
+export async function spawnIngest(env: NodeJS.ProcessEnv, opsPort: number): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/plaza.js'), 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await vi.waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`ingest exited: ${stderr}`);
+      const response = await fetch(`http://127.0.0.1:${opsPort}/health`);
+      expect(response.status).toBe(200);
+    },
+    { timeout: 90_000, interval: 200 },
+  );
+  return proc;
 }

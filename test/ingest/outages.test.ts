@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { SqliteStore } from '../../ingest/store/sqlite.ts';
@@ -7,10 +6,9 @@ import { addDevice, startTestBroker, type TestBroker } from '../support/broker.t
 import { type InfluxHandle, startInfluxd } from '../support/influxd.ts';
 import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
-import { expectTotals, footfallTotals, hashSecret, type IngestUnderTest, startIngest, TestDevice } from './harness.ts';
+import { expectTotals, footfallTotals, hashSecret, type IngestUnderTest, spawnIngest, startIngest, TestDevice } from './harness.ts';
 
 const mall = 'mall-1';
-const repoRoot = path.resolve(import.meta.dirname, '../..');
 
 // Real processes are started, killed and restarted here: generous timeouts, as CI machines may be loaded.
 describe('ingest outages', { timeout: 240_000 }, () => {
@@ -72,20 +70,7 @@ describe('ingest outages', { timeout: 240_000 }, () => {
     };
     let child: ChildProcess | undefined;
     const startChild = async (): Promise<void> => {
-      const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/plaza.js'), 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      proc.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child = proc;
-      await vi.waitFor(
-        async () => {
-          if (proc.exitCode !== null) throw new Error(`ingest exited: ${stderr}`);
-          const response = await fetch(`http://127.0.0.1:${opsPort}/health`);
-          expect(response.status).toBe(200);
-        },
-        { timeout: 90_000, interval: 200 },
-      );
+      child = await spawnIngest(env, opsPort);
     };
     cleanups.push(async () => {
       child?.kill('SIGKILL');

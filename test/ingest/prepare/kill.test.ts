@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../core/logger.ts';
 import { SqliteStore } from '../../../ingest/store/sqlite.ts';
@@ -7,10 +6,9 @@ import type { TimeSeriesStore } from '../../../ingest/store/types.ts';
 import { addDevice, startTestBroker } from '../../support/broker.ts';
 import { freePort } from '../../support/ports.ts';
 import { tempDir } from '../../support/tmp.ts';
-import { hashSecret, startIngest, TestDevice } from '../harness.ts';
+import { hashSecret, spawnIngest, startIngest, TestDevice } from '../harness.ts';
 import { probeBatches } from './batches.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const stores = ['store-1', 'store-2', 'store-3'];
 const batchesPerProbe = 100;
 
@@ -82,19 +80,7 @@ describe('ingest killed while the prepare thread holds batches', { timeout: 240_
     };
     let child: ChildProcess | undefined;
     const startChild = async (): Promise<void> => {
-      const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/plaza.js'), 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      proc.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child = proc;
-      await vi.waitFor(
-        async () => {
-          if (proc.exitCode !== null) throw new Error(`ingest exited: ${stderr}`);
-          expect((await fetch(`http://127.0.0.1:${opsPort}/health`)).status).toBe(200);
-        },
-        { timeout: 90_000, interval: 200 },
-      );
+      child = await spawnIngest(env, opsPort);
       // Batches must go through the prepare thread: wait until it is up.
       await vi.waitFor(
         async () => expect(await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()).toMatch(/^plaza_ingest_prepare_thread_up 1$/m),
