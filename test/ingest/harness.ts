@@ -148,9 +148,26 @@ export function readLog(file: string): string {
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
+/** The environment of a `plaza ingest` process against a test broker, writing to SQLite under dataDir. */
+export function ingestProcessEnv(options: { dataDir: string; mqttUrl: string; service: { username: string; password: string }; opsPort: number; extra?: Record<string, string> }): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PLAZA_DATA_DIR: options.dataDir,
+    PLAZA_MQTT_URL: options.mqttUrl,
+    PLAZA_MQTT_USERNAME: options.service.username,
+    PLAZA_MQTT_PASSWORD: options.service.password,
+    PLAZA_HASH_SECRET: hashSecret,
+    PLAZA_OPS_PORT: String(options.opsPort),
+    PLAZA_OPS_HOST: '127.0.0.1',
+    PLAZA_LOG_LEVEL: 'warn',
+    PLAZA_INGEST_FLUSH_INTERVAL_MS: '20',
+    ...options.extra,
+  };
+}
+
 /**
  * `plaza ingest` as its own process (so it can be killed with SIGKILL), ready once its /health answers 200.
- * `env` is its whole environment; `opsPort` the PLAZA_OPS_PORT in it.
+ * `env` is its whole environment (ingestProcessEnv); `opsPort` the PLAZA_OPS_PORT in it.
  */
 export async function spawnIngest(env: NodeJS.ProcessEnv, opsPort: number): Promise<ChildProcess> {
   const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/plaza.js'), 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -6,7 +6,7 @@ import { addDevice, startTestBroker, type TestBroker } from '../support/broker.t
 import { type InfluxHandle, startInfluxd } from '../support/influxd.ts';
 import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
-import { expectTotals, footfallTotals, hashSecret, type IngestUnderTest, spawnIngest, startIngest, TestDevice } from './harness.ts';
+import { expectTotals, footfallTotals, type IngestUnderTest, ingestProcessEnv, spawnIngest, startIngest, TestDevice } from './harness.ts';
 
 const mall = 'mall-1';
 
@@ -56,18 +56,7 @@ describe('ingest outages', { timeout: 240_000 }, () => {
     const device = await TestDevice.connect(broker.url, await addDevice(broker.registry, { mall, store: 'store-1' }));
     cleanups.push(() => device.close());
     const opsPort = await freePort();
-    const env = {
-      ...process.env,
-      PLAZA_DATA_DIR: dataDir,
-      PLAZA_MQTT_URL: broker.url,
-      PLAZA_MQTT_USERNAME: service.username,
-      PLAZA_MQTT_PASSWORD: service.password,
-      PLAZA_HASH_SECRET: hashSecret,
-      PLAZA_OPS_PORT: String(opsPort),
-      PLAZA_OPS_HOST: '127.0.0.1',
-      PLAZA_LOG_LEVEL: 'warn',
-      PLAZA_INGEST_FLUSH_INTERVAL_MS: '20',
-    };
+    const env = ingestProcessEnv({ dataDir, mqttUrl: broker.url, service, opsPort });
     let child: ChildProcess | undefined;
     const startChild = async (): Promise<void> => {
       child = await spawnIngest(env, opsPort);

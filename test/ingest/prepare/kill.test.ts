@@ -6,7 +6,7 @@ import type { TimeSeriesStore } from '../../../ingest/store/types.ts';
 import { addDevice, startTestBroker } from '../../support/broker.ts';
 import { freePort } from '../../support/ports.ts';
 import { tempDir } from '../../support/tmp.ts';
-import { hashSecret, spawnIngest, startIngest, TestDevice } from '../harness.ts';
+import { ingestProcessEnv, spawnIngest, startIngest, TestDevice } from '../harness.ts';
 import { probeBatches } from './batches.ts';
 
 const stores = ['store-1', 'store-2', 'store-3'];
@@ -64,20 +64,7 @@ describe('ingest killed while the prepare thread holds batches', { timeout: 240_
     // broker's, where the device registry that maps probes to stores lives.
     const dataDir = brokerDir;
     const opsPort = await freePort();
-    const env = {
-      ...process.env,
-      PLAZA_DATA_DIR: dataDir,
-      PLAZA_MQTT_URL: broker.url,
-      PLAZA_MQTT_USERNAME: service.username,
-      PLAZA_MQTT_PASSWORD: service.password,
-      PLAZA_INGEST_INSTANCE: 'killed',
-      PLAZA_HASH_SECRET: hashSecret,
-      PLAZA_OPS_PORT: String(opsPort),
-      PLAZA_OPS_HOST: '127.0.0.1',
-      PLAZA_LOG_LEVEL: 'warn',
-      PLAZA_INGEST_FLUSH_INTERVAL_MS: '20',
-      PLAZA_INGEST_PREPARE_THREAD: 'on',
-    };
+    const env = ingestProcessEnv({ dataDir, mqttUrl: broker.url, service, opsPort, extra: { PLAZA_INGEST_INSTANCE: 'killed', PLAZA_INGEST_PREPARE_THREAD: 'on' } });
     let child: ChildProcess | undefined;
     const startChild = async (): Promise<void> => {
       child = await spawnIngest(env, opsPort);
