@@ -27,6 +27,11 @@ const splitTables = `
 const schema = `
   -- Held a cache-staleness counter before the pipeline reported rollbacks itself.
   DROP TABLE IF EXISTS probe_meta;
+  -- Indexes by day, used only to seal a store's day once (a scan of the store's rows does that): every new
+  -- pseudonym inserted into them at a random place, so each commit dirtied more of their pages as they grew.
+  DROP INDEX IF EXISTS probe_ident_day;
+  DROP INDEX IF EXISTS probe_alias_day;
+  DROP INDEX IF EXISTS probe_visit_day;
   -- Processed (device, boot, seq) as ranges [lo, hi]: one row per device and boot while nothing is lost.
   CREATE TABLE IF NOT EXISTS probe_msg (
     device TEXT NOT NULL, boot TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
@@ -41,14 +46,12 @@ const schema = `
     kind INTEGER NOT NULL, visitor_day INTEGER NOT NULL, fph TEXT,
     PRIMARY KEY (mall, store, identity)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS probe_ident_day ON probe_ident (mall, store, day);
 
   -- Further random MACs merged into a device by fingerprint + sequence number.
   CREATE TABLE IF NOT EXISTS probe_alias (
     mall TEXT NOT NULL, store TEXT NOT NULL, mac TEXT NOT NULL, identity TEXT NOT NULL, day TEXT NOT NULL,
     PRIMARY KEY (mall, store, mac)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS probe_alias_day ON probe_alias (mall, store, day);
 
 ${splitTables}
   -- A visit's identity, class and schedule: written when it opens, closes, reopens or is rescheduled. vkey: the
@@ -63,7 +66,6 @@ ${splitTables}
   -- close_after_ms is a lower bound of the closing time, refreshed only when tick() finds it passed.
   CREATE INDEX IF NOT EXISTS probe_visit_due ON probe_visit (close_after_ms) WHERE closed = 0;
   CREATE INDEX IF NOT EXISTS probe_visit_expiry ON probe_visit (expires_ms) WHERE closed = 1;
-  CREATE INDEX IF NOT EXISTS probe_visit_day ON probe_visit (mall, store, day);
 
   CREATE TRIGGER IF NOT EXISTS probe_visit_delete AFTER DELETE ON probe_visit BEGIN
     DELETE FROM probe_visit_hot WHERE vid = old.vid;
