@@ -254,16 +254,12 @@ export class Identities {
         ];
         if (visit.vid === undefined) {
           const vid = this.newVid(ident.mall, ident.store);
-          const cold: VisitColdColumns = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfterMs(ident, visit), visit.expiresMs ?? null, ident.fph];
-          s.visitInsert.run(ident.mall, ident.store, ident.identity, visit.vkey, vid, ident.day, visit.randomized ? 1 : 0, ...cold);
+          s.visitInsert.run(ident.mall, ident.store, ident.identity, visit.vkey, vid, ident.day, visit.randomized ? 1 : 0, ...coldColumns(ident, visit, closeAfterMs));
           s.visitHotInsert.run(vid, ...hot);
           visit.vid = vid;
         } else {
           s.visitUpdateHot.run(...hot, visit.vid);
-          if (visit.reindex) {
-            const cold: VisitColdColumns = [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfterMs(ident, visit), visit.expiresMs ?? null, ident.fph];
-            s.visitUpdateCold.run(...cold, ident.mall, ident.store, ident.identity, visit.vkey);
-          }
+          if (visit.reindex) s.visitUpdateCold.run(...coldColumns(ident, visit, closeAfterMs), ident.mall, ident.store, ident.identity, visit.vkey);
         }
         visit.dirty = false;
         visit.reindex = false;
@@ -309,6 +305,11 @@ export class Identities {
   touched(ident: Ident): void {
     this.dirtyIdents.add(ident);
   }
+}
+
+/** A visit's indexed columns (probe_visit): written when it opens, closes, reopens or is rescheduled. */
+function coldColumns(ident: Ident, visit: Visit, closeAfterMs: (ident: Ident, visit: Visit) => number): VisitColdColumns {
+  return [visit.closed ? 1 : 0, visit.pointMs ?? null, closeAfterMs(ident, visit), visit.expiresMs ?? null, ident.fph];
 }
 
 function visitFromRow(row: VisitRow): Visit {
